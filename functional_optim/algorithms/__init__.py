@@ -1,0 +1,1 @@
+"""One module per torch.optim algorithm; see each module's docstring for its update rule."""

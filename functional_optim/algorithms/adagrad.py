@@ -1,0 +1,5 @@
+"""Placeholder: being implemented."""
+
+
+def adagrad(*args, **kwargs):
+    raise NotImplementedError("adagrad")

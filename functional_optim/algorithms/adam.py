@@ -1,0 +1,147 @@
+r"""Adam and AdamW, as ``torch.optim.Adam`` and ``torch.optim.AdamW``.
+
+.. math::
+
+   \begin{aligned}
+   &g_t \leftarrow \pm\nabla f(\theta_{t-1}) && \text{(}-\text{ if maximize)}\\
+   &\text{decoupled: } \theta_{t-1} \leftarrow \theta_{t-1}(1 - \gamma\lambda)
+       \quad\text{else: } g_t \leftarrow g_t + \lambda\,\theta_{t-1}\\
+   &m_t \leftarrow \operatorname{lerp}(m_{t-1}, g_t, 1-\beta_1)\\
+   &v_t \leftarrow \beta_2 v_{t-1} + (1-\beta_2)\, g_t^2\\
+   &\hat v_t \leftarrow \max(\hat v_{t-1}, v_t) \text{ if amsgrad else } v_t\\
+   &\theta_t \leftarrow \theta_{t-1} - \frac{\gamma}{1-\beta_1^t}\,
+       \frac{m_t}{\sqrt{\hat v_t}\,/\sqrt{1-\beta_2^t} + \epsilon}
+   \end{aligned}
+
+torch behaviours reproduced: ``eps`` is added *after* dividing :math:`\sqrt{v}` by
+:math:`\sqrt{1-\beta_2^t}`; amsgrad keeps the running max of the uncorrected :math:`v`; the
+decoupled decay multiplies the parameter by :math:`1-\gamma\lambda` with the current lr before
+the moment update; ``step`` is a float32 scalar incremented before use; ``betas`` must be both
+Python floats or both arrays (so ``(0, 0.99)`` raises, as in torch).
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from functional_optim.elementwise import lerp, per_param
+from functional_optim.hyperparams import Hyperparam, algorithm_transform, cast_like, scalar_dtype
+from functional_optim.transform import GradientTransformation
+from functional_optim.validation import check_betas, check_eps, check_lr, check_weight_decay
+
+
+class AdamState(NamedTuple):
+    """torch's per-parameter Adam state; ``max_exp_avg_sq`` is None unless amsgrad."""
+
+    step: jax.Array
+    exp_avg: Any
+    exp_avg_sq: Any
+    max_exp_avg_sq: Any
+
+
+def _check_betas_types(betas: Any) -> None:
+    floats = [isinstance(b, float) for b in betas]
+    arrays = [isinstance(b, jax.Array) for b in betas]
+    if not (all(floats) or all(arrays)):
+        raise ValueError(f"betas must be either both floats or both Tensors, but got betas={betas!r}")
+
+
+def _adam(name, lr, betas, eps, weight_decay, amsgrad, maximize, decoupled_weight_decay) -> GradientTransformation:
+    check_lr(lr)
+    check_eps(eps)
+    check_betas(betas)
+    check_weight_decay(weight_decay)
+    _check_betas_types(betas)
+
+    def init(params, hyperparams):
+        del hyperparams
+        zeros = jax.tree.map(jnp.zeros_like, params)
+        return AdamState(
+            step=jnp.zeros((), jnp.float32),
+            exp_avg=zeros,
+            exp_avg_sq=zeros,
+            max_exp_avg_sq=zeros if amsgrad else None,
+        )
+
+    def step(grads, state, params, hyperparams, count):
+        del count
+        lr, eps, weight_decay = hyperparams["lr"], hyperparams["eps"], hyperparams["weight_decay"]
+        beta1, beta2 = hyperparams["betas"]
+        step = state.step + 1
+        t = step.astype(scalar_dtype())
+        bias_correction1 = 1 - beta1**t
+        bias_correction2 = 1 - beta2**t
+        scalars = {
+            "decay_factor": 1 - lr * cast_like(weight_decay, lr),
+            "weight_decay": weight_decay,
+            "one_minus_beta1": 1 - beta1,
+            "beta2": beta2,
+            "one_minus_beta2": 1 - beta2,
+            "step_size": lr / cast_like(bias_correction1, lr),
+            "bias_correction2_sqrt": jnp.sqrt(bias_correction2),
+            "eps": eps,
+        }
+
+        def one_param(s, param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq):
+            grad = -grad if maximize else grad
+            if decoupled_weight_decay:
+                param = param * s["decay_factor"]
+            else:
+                grad = grad + s["weight_decay"] * param
+            exp_avg = lerp(exp_avg, grad, s["one_minus_beta1"])
+            exp_avg_sq = exp_avg_sq * s["beta2"] + s["one_minus_beta2"] * grad * grad
+            if amsgrad:
+                max_exp_avg_sq = jnp.maximum(max_exp_avg_sq, exp_avg_sq)
+                second_moment = max_exp_avg_sq
+            else:
+                second_moment = exp_avg_sq
+            denom = jnp.sqrt(second_moment) / s["bias_correction2_sqrt"] + s["eps"]
+            return param - s["step_size"] * (exp_avg / denom), exp_avg, exp_avg_sq, max_exp_avg_sq
+
+        new_params, exp_avg, exp_avg_sq, max_exp_avg_sq = per_param(
+            one_param, scalars, params, grads, state.exp_avg, state.exp_avg_sq, state.max_exp_avg_sq
+        )
+        return new_params, AdamState(step, exp_avg, exp_avg_sq, max_exp_avg_sq)
+
+    hyperparams = {"lr": lr, "betas": tuple(betas), "eps": eps, "weight_decay": weight_decay}
+    return algorithm_transform(name, init, step, hyperparams)
+
+
+def adam(
+    lr: Hyperparam = 1e-3,
+    betas: tuple[Hyperparam, Hyperparam] = (0.9, 0.999),
+    eps: Hyperparam = 1e-8,
+    weight_decay: Hyperparam = 0.0,
+    amsgrad: bool = False,
+    *,
+    maximize: bool = False,
+    decoupled_weight_decay: bool = False,
+) -> GradientTransformation:
+    """``torch.optim.Adam`` as a transform.
+
+    Args:
+      lr: learning rate :math:`\\gamma`.
+      betas: :math:`(\\beta_1, \\beta_2)`, each in [0, 1): the decay rates of the two moments.
+      eps: :math:`\\epsilon`, added to the bias-corrected root of the second moment.
+      weight_decay: :math:`\\lambda`; L2 on the gradient, or decoupled (see below).
+      amsgrad: use the running maximum of the second moment (AMSGrad).
+      maximize: maximise the objective instead of minimising it.
+      decoupled_weight_decay: decay the parameter directly (AdamW) instead of the gradient.
+    """
+    return _adam("Adam", lr, betas, eps, weight_decay, amsgrad, maximize, decoupled_weight_decay)
+
+
+def adamw(
+    lr: Hyperparam = 1e-3,
+    betas: tuple[Hyperparam, Hyperparam] = (0.9, 0.999),
+    eps: Hyperparam = 1e-8,
+    weight_decay: Hyperparam = 1e-2,
+    amsgrad: bool = False,
+    *,
+    maximize: bool = False,
+) -> GradientTransformation:
+    """``torch.optim.AdamW``: :func:`adam` with decoupled weight decay, default ``weight_decay=1e-2``."""
+    return _adam("AdamW", lr, betas, eps, weight_decay, amsgrad, maximize, decoupled_weight_decay=True)

@@ -1,0 +1,5 @@
+"""Placeholder: being implemented."""
+
+
+def asgd(*args, **kwargs):
+    raise NotImplementedError("asgd")

@@ -1,0 +1,5 @@
+"""Placeholder: being implemented."""
+
+
+def radam(*args, **kwargs):
+    raise NotImplementedError("radam")

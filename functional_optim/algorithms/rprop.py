@@ -1,0 +1,5 @@
+"""Placeholder: being implemented."""
+
+
+def rprop(*args, **kwargs):
+    raise NotImplementedError("rprop")

@@ -1,0 +1,178 @@
+"""How an algorithm's numeric hyperparameters live in its state.
+
+Every algorithm in this package keeps its numeric hyperparameters (``lr``, ``betas``, ``eps``,
+``weight_decay``, ...) as arrays in its state, the way ``optax.inject_hyperparams`` does: a
+jitted ``update`` reads them as traced values, so changing one between steps never
+re-compiles. A hyperparameter given as a callable is a *schedule*: it is evaluated at
+``state.count`` (the number of updates already applied) at the start of every update.
+
+Scalar maths follows torch: hyperparameters and the scalars derived from them (bias
+corrections, step sizes) are computed in the widest float JAX has enabled (float64 under
+``jax_enable_x64``, like torch's Python floats) and cast to each parameter's compute dtype
+only where they meet the parameter's arrays.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, NamedTuple, Protocol
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from functional_optim.transform import GradientTransformation, Params, Updates
+
+Schedule = Callable[[jax.Array], Any]
+Hyperparam = Any  # a Python number, a 1-element array, a tuple of those, or a Schedule
+
+
+class HyperparamsState(NamedTuple):
+    """The state of every functional_optim algorithm.
+
+    Attributes:
+      count: int32 scalar, the number of updates applied so far; schedules are evaluated at it.
+      hyperparams: the current numeric hyperparameters by torch's names, as arrays. Replace an
+        entry between steps (``state._replace(hyperparams={**state.hyperparams, "lr": lr})``)
+        to change it without re-compiling.
+      inner_state: the algorithm's own state, a NamedTuple whose fields are torch's
+        per-parameter state keys (``step``, ``exp_avg``, ...), each a tree like the params
+        (or a scalar for torch's 0-dim state).
+    """
+
+    count: jax.Array
+    hyperparams: dict[str, Any]
+    inner_state: Any
+
+
+class InitFn(Protocol):
+    def __call__(self, params: Params, hyperparams: dict[str, Any]) -> Any: ...
+
+
+class StepFn(Protocol):
+    def __call__(
+        self, grads: Updates, state: Any, params: Params, hyperparams: dict[str, Any], count: jax.Array
+    ) -> tuple[Params, Any]: ...
+
+
+def scalar_dtype() -> jnp.dtype:
+    """float64 when ``jax_enable_x64`` is on (torch's Python-float scalar maths), else float32."""
+    return jnp.result_type(float)
+
+
+def as_scalars(value: Hyperparam) -> Any:
+    """``value`` (a number, a 1-element array, or a tuple of those) as 0-d arrays.
+
+    Python numbers become scalar-dtype arrays; a floating array keeps its dtype, as a torch
+    tensor hyperparameter does (see :func:`cast_like`).
+    """
+
+    def as_scalar(v: Any) -> jax.Array:
+        is_float_array = isinstance(v, (jax.Array, np.ndarray)) and jnp.issubdtype(v.dtype, jnp.floating)
+        return jnp.reshape(jnp.asarray(v) if is_float_array else jnp.asarray(v, scalar_dtype()), ())
+
+    return jax.tree.map(as_scalar, value)
+
+
+def cast_like(number: jax.Array, hyperparam: jax.Array) -> jax.Array:
+    """``number`` cast to ``hyperparam``'s dtype, for arithmetic that torch does in tensor dtype.
+
+    torch computes ``lr / bias_correction1`` with a *tensor* ``lr`` (``lr=torch.tensor(1e-3)``)
+    as tensor arithmetic: the Python number is cast to the tensor's dtype (float32) and the
+    result is float32, even when the params are float64. Writing
+    ``lr / cast_like(bias_correction1, lr)`` reproduces that; for a Python-number
+    hyperparameter (held in the scalar dtype) it changes nothing.
+    """
+    return number.astype(jnp.result_type(hyperparam))
+
+
+def _to_real(x: jax.Array) -> jax.Array:
+    """A complex array of shape S as a real one of shape S + (2,), as torch's view_as_real."""
+    x = jnp.asarray(x)
+    return jnp.stack([x.real, x.imag], axis=-1) if jnp.iscomplexobj(x) else x
+
+
+def _from_real(x: jax.Array, like: jax.Array) -> jax.Array:
+    return jax.lax.complex(x[..., 0], x[..., 1]) if jnp.iscomplexobj(like) else x
+
+
+def _check_grads_match_params(name: str, grads: Updates, params: Params) -> None:
+    grads_def, params_def = jax.tree.structure(grads), jax.tree.structure(params)
+    if grads_def != params_def:
+        raise ValueError(
+            f"{name}: the grads' tree structure does not match the params'.\n"
+            f"  grads:  {grads_def}\n  params: {params_def}"
+        )
+    for (path, g), p in zip(jax.tree_util.tree_leaves_with_path(grads), jax.tree.leaves(params)):
+        if jnp.shape(g) != jnp.shape(p):
+            raise ValueError(
+                f"{name}: the grad at {jax.tree_util.keystr(path) or 'the root'} has shape "
+                f"{jnp.shape(g)} but its param has shape {jnp.shape(p)}"
+            )
+
+
+def _check_floating(name: str, params: Params, supports_complex: bool) -> None:
+    for path, p in jax.tree_util.tree_leaves_with_path(params):
+        dtype = jnp.result_type(p)
+        where = jax.tree_util.keystr(path) or "the root"
+        if jnp.issubdtype(dtype, jnp.complexfloating):
+            if not supports_complex:
+                raise TypeError(f"{name} does not support complex parameters (the param at {where})")
+        elif not jnp.issubdtype(dtype, jnp.floating):
+            raise TypeError(f"{name} can only optimize floating-point params, but the param at {where} is {dtype}")
+
+
+def algorithm_transform(
+    name: str,
+    init_fn: InitFn,
+    step_fn: StepFn,
+    hyperparams: dict[str, Hyperparam],
+    *,
+    supports_complex: bool = True,
+) -> GradientTransformation:
+    """Builds an algorithm's :class:`GradientTransformation` from its hyperparameter-explicit maths.
+
+    Args:
+      name: the torch class name, for error messages.
+      init_fn: ``init_fn(params, hyperparams) -> inner_state``.
+      step_fn: ``step_fn(grads, inner_state, params, hyperparams, count) -> (new_params,
+        inner_state)``: one torch ``step()``, returning the parameters after it.
+      hyperparams: the numeric hyperparameters by torch's names; a callable is a schedule.
+      supports_complex: if True, complex params are optimised as torch does, as real arrays
+        with a trailing axis of 2 (``view_as_real``), state included; if False they raise.
+
+    The transform's updates are ``new_params - params``, so :func:`apply_updates` gives
+    torch's parameters back (exactly, whenever a step changes a parameter by less than half
+    of its magnitude).
+    """
+    schedules = {k: v for k, v in hyperparams.items() if callable(v)}
+
+    def current_hyperparams(values: dict[str, Any], count: jax.Array) -> dict[str, Any]:
+        return {k: as_scalars(schedules[k](count)) if k in schedules else v for k, v in values.items()}
+
+    def init(params: Params) -> HyperparamsState:
+        _check_floating(name, params, supports_complex)
+        count = jnp.zeros((), jnp.int32)
+        values = current_hyperparams(
+            {k: None if k in schedules else as_scalars(v) for k, v in hyperparams.items()}, count
+        )
+        return HyperparamsState(count, values, init_fn(jax.tree.map(_to_real, params), values))
+
+    def update(
+        grads: Updates, state: HyperparamsState, params: Params | None = None
+    ) -> tuple[Updates, HyperparamsState]:
+        if params is None:
+            raise ValueError(f"{name}: update needs the current params (update(grads, state, params))")
+        _check_grads_match_params(name, grads, params)
+        values = current_hyperparams(state.hyperparams, state.count)
+        real_params = jax.tree.map(_to_real, params)
+        real_grads = jax.tree.map(lambda g, p: _to_real(g).astype(p.dtype), grads, real_params)
+        new_real_params, inner_state = step_fn(real_grads, state.inner_state, real_params, values, state.count)
+        updates = jax.tree.map(
+            lambda new, old: _from_real(new, old) - old,
+            new_real_params,
+            jax.tree.map(jnp.asarray, params),
+        )
+        return updates, HyperparamsState(state.count + 1, values, inner_state)
+
+    return GradientTransformation(init, update)

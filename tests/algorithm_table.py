@@ -1,0 +1,277 @@
+"""One table of algorithms and their configurations drives the parity, jit, dtype and
+validation tests, like torch's ``OptimizerInfo`` database: adding an algorithm is adding a row.
+
+Each ``configs`` entry is one of torch 2.13's own CPU test configurations
+(``common_optimizers.optim_inputs_func_*``, torch-only flags dropped), plus the extra ones the
+reference recommends to reach branches torch's list misses. ``TorchTensor(v)`` marks a
+hyperparameter torch receives as a float32 0-d tensor (a float32 jax array here).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+
+@dataclasses.dataclass(frozen=True)
+class TorchTensor:
+    value: float
+
+
+@dataclasses.dataclass(frozen=True)
+class ErrorInput:
+    kwargs: dict[str, Any]
+    error: type[Exception]
+    match: str
+
+
+@dataclasses.dataclass(frozen=True)
+class AlgorithmInfo:
+    name: str  # the functional_optim function
+    torch_name: str  # the torch.optim class
+    configs: tuple[dict[str, Any], ...]
+    error_inputs: tuple[ErrorInput, ...] = ()
+    problem: str = "mixed"
+    steps: int = 50
+    float64_rtol: float = 1e-10
+    float32_rtol: float = 1e-5
+
+    def config_id(self, config: dict[str, Any]) -> str:
+        return ",".join(f"{k}={v.value if isinstance(v, TorchTensor) else v}" for k, v in config.items()) or "default"
+
+
+def _betas_error(index: int, betas: tuple[float, float]) -> ErrorInput:
+    return ErrorInput({"betas": betas}, ValueError, f"Invalid beta parameter at index {index}: {betas[index]}")
+
+
+_LR_ERROR = ErrorInput({"lr": -1e-2}, ValueError, "Invalid learning rate: -0.01")
+_LR_SHAPE_ERROR = ErrorInput({"lr": TorchTensor((0.001, 0.001))}, ValueError, "Tensor lr must be 1-element")
+_WD_ERROR = ErrorInput({"weight_decay": -1.0}, ValueError, "Invalid weight_decay value: -1.0")
+_EPS_ERROR = ErrorInput({"eps": -1e-8}, ValueError, "Invalid epsilon value: -1e-08")
+
+ALGORITHMS: tuple[AlgorithmInfo, ...] = (
+    AlgorithmInfo(
+        "sgd",
+        "SGD",
+        configs=(
+            {},
+            {"lr": 1e-2},
+            {"lr": TorchTensor(0.001)},
+            {"weight_decay": 0.5},
+            {"momentum": 0.9},
+            {"weight_decay": 0.1, "maximize": True},
+            {"momentum": 0.9, "dampening": 0.5},
+            {"momentum": 0.9, "weight_decay": 0.1},
+            {"momentum": 0.9, "nesterov": True, "weight_decay": 0.1},
+            {"momentum": 0.9, "dampening": 0.3, "weight_decay": 0.1, "maximize": True},
+        ),
+        error_inputs=(
+            _LR_ERROR,
+            _LR_SHAPE_ERROR,
+            _WD_ERROR,
+            ErrorInput({"momentum": -0.5}, ValueError, "Invalid momentum value: -0.5"),
+            ErrorInput({"nesterov": True}, ValueError, "Nesterov momentum requires a momentum and zero dampening"),
+            ErrorInput(
+                {"nesterov": True, "momentum": 0.9, "dampening": 0.1},
+                ValueError,
+                "Nesterov momentum requires a momentum and zero dampening",
+            ),
+        ),
+    ),
+    *(
+        AlgorithmInfo(
+            name,
+            torch_name,
+            configs=(
+                {},
+                {"lr": 0.01},
+                {"weight_decay": 0.1},
+                {"weight_decay": 0.1, "maximize": True},
+                {"weight_decay": 0.1, "amsgrad": True},
+                {"lr": TorchTensor(0.001)},
+                *([{"weight_decay": 0.1, "decoupled_weight_decay": True, "amsgrad": True}] if name == "adam" else []),
+            ),
+            error_inputs=(
+                _LR_ERROR,
+                _LR_SHAPE_ERROR,
+                _EPS_ERROR,
+                _WD_ERROR,
+                _betas_error(0, (1.0, 0.0)),
+                _betas_error(1, (0.9, 1.0)),
+                ErrorInput({"betas": (0, 0.99)}, ValueError, "betas must be either both floats or both Tensors"),
+                ErrorInput(
+                    {"betas": (0.9, TorchTensor(0.99))}, ValueError, "betas must be either both floats or both Tensors"
+                ),
+            ),
+        )
+        for name, torch_name in (("adam", "Adam"), ("adamw", "AdamW"))
+    ),
+    AlgorithmInfo(
+        "adamax",
+        "Adamax",
+        configs=(
+            {},
+            {"lr": 0.1},
+            {"weight_decay": 0.1},
+            {"maximize": True},
+            {"weight_decay": 0.1, "maximize": True},
+        ),
+        error_inputs=(_LR_ERROR, _EPS_ERROR, _WD_ERROR, _betas_error(0, (1.0, 0.0)), _betas_error(1, (0.0, 1.0))),
+    ),
+    AlgorithmInfo(
+        "adagrad",
+        "Adagrad",
+        configs=(
+            {},
+            {"weight_decay": 0.1},
+            {"weight_decay": 0.1, "maximize": True},
+            {"lr": 0.1},
+            {"initial_accumulator_value": 0.1, "weight_decay": 0.1},
+            {"lr": 0.1, "lr_decay": 0.5, "weight_decay": 0.1},
+            {"lr": TorchTensor(0.001)},
+        ),
+        error_inputs=(
+            _LR_ERROR,
+            _EPS_ERROR,
+            _WD_ERROR,
+            ErrorInput({"lr_decay": -0.5}, ValueError, "Invalid lr_decay value: -0.5"),
+            ErrorInput(
+                {"initial_accumulator_value": -1.0}, ValueError, "Invalid initial_accumulator_value value: -1.0"
+            ),
+        ),
+    ),
+    AlgorithmInfo(
+        "adadelta",
+        "Adadelta",
+        configs=(
+            {},
+            {"lr": 0.01},
+            {"weight_decay": 0.1},
+            {"maximize": True},
+            {"weight_decay": 0.1, "maximize": True},
+            {"rho": 0.95, "weight_decay": 0.9},
+            {"rho": 1.0},
+        ),
+        error_inputs=(
+            _LR_ERROR,
+            _EPS_ERROR,
+            _WD_ERROR,
+            ErrorInput({"lr": 1e-2, "rho": 1.1}, ValueError, "Invalid rho value: 1.1"),
+        ),
+    ),
+    AlgorithmInfo(
+        "rmsprop",
+        "RMSprop",
+        configs=(
+            {},
+            {"lr": 1e-3},
+            {"weight_decay": 0.1},
+            {"maximize": True},
+            {"weight_decay": 0.1, "centered": True},
+            {"maximize": True, "weight_decay": 0.1},
+            {"weight_decay": 0.1, "centered": True, "momentum": 0.1},
+            {"weight_decay": 0.1, "centered": True, "momentum": 0.1, "maximize": True},
+            {"momentum": 0.9, "alpha": 1.2},
+        ),
+        error_inputs=(
+            _LR_ERROR,
+            _EPS_ERROR,
+            _WD_ERROR,
+            ErrorInput({"momentum": -1.0}, ValueError, "Invalid momentum value: -1.0"),
+            ErrorInput({"alpha": -0.5}, ValueError, "Invalid alpha value: -0.5"),
+        ),
+    ),
+    AlgorithmInfo(
+        "rprop",
+        "Rprop",
+        configs=(
+            {},
+            {"lr": 2e-4},
+            {"etas": (0.5, 1.5)},
+            {"step_sizes": (2e-6, 100)},
+            {"maximize": True},
+            {"lr": 100.0},
+        ),
+        error_inputs=(_LR_ERROR, ErrorInput({"etas": (1.0, 0.5)}, ValueError, "Invalid eta values: 1.0, 0.5")),
+    ),
+    AlgorithmInfo(
+        "asgd",
+        "ASGD",
+        configs=(
+            {},
+            {"lambd": 0.1},
+            {"lr": 0.02},
+            {"t0": 100},
+            {"maximize": True},
+            {"weight_decay": 0.1},
+            {"weight_decay": 0.1, "maximize": True},
+            {"t0": 5, "lambd": 0.01},
+            {"t0": 0},
+        ),
+        error_inputs=(_LR_ERROR, ErrorInput({"weight_decay": -0.5}, ValueError, "Invalid weight_decay value: -0.5")),
+    ),
+    AlgorithmInfo(
+        "nadam",
+        "NAdam",
+        configs=(
+            {},
+            {"lr": 1e-3},
+            {"momentum_decay": 6e-3},
+            {"weight_decay": 0.1},
+            {"weight_decay": 0.1, "momentum_decay": 6e-3},
+            {"weight_decay": 0.1, "momentum_decay": 6e-3, "decoupled_weight_decay": True},
+            {"weight_decay": 0.1, "maximize": True},
+        ),
+        error_inputs=(
+            _LR_ERROR,
+            _EPS_ERROR,
+            _WD_ERROR,
+            _betas_error(0, (1.0, 0.0)),
+            ErrorInput({"momentum_decay": -0.2}, ValueError, "Invalid momentum_decay value: -0.2"),
+        ),
+    ),
+    AlgorithmInfo(
+        "radam",
+        "RAdam",
+        configs=(
+            {},
+            {"lr": 2e-3},
+            {"eps": 1e-6},
+            {"weight_decay": 0.1},
+            {"weight_decay": 0.1, "decoupled_weight_decay": True},
+            {"weight_decay": 0.1, "maximize": True},
+            {"betas": (0.9, 0.9)},
+        ),
+        error_inputs=(_LR_ERROR, _EPS_ERROR, _WD_ERROR, _betas_error(0, (1.0, 0.0))),
+    ),
+    AlgorithmInfo(
+        "muon",
+        "Muon",
+        configs=(
+            {},
+            {"lr": 0.01},
+            {"lr": TorchTensor(0.001)},
+            {"weight_decay": 0.2},
+            {"momentum": 0.8},
+            {"ns_steps": 6},
+            {"ns_coefficients": (3.4, -4.7, 2.0)},
+            {"nesterov": False},
+            {"adjust_lr_fn": "match_rms_adamw"},
+        ),
+        error_inputs=(
+            ErrorInput({"lr": -1e-2}, ValueError, "Learning rate should be >= 0 but is: -0.01"),
+            ErrorInput({"momentum": -0.1}, ValueError, "momentum should be >= 0 but is: -0.1"),
+            ErrorInput({"weight_decay": -0.1}, ValueError, "weight decay should be >= 0 but is: -0.1"),
+            ErrorInput(
+                {"adjust_lr_fn": "arbitrary"}, ValueError, "Adjust learning rate function arbitrary is not supported"
+            ),
+        ),
+        problem="matrices",
+        float32_rtol=1e-4,
+    ),
+)
+
+ALGORITHMS_BY_NAME = {info.name: info for info in ALGORITHMS}
+
+PARITY_CASES = [(info, config) for info in ALGORITHMS for config in info.configs]
+ERROR_CASES = [(info, error) for info in ALGORITHMS for error in info.error_inputs]

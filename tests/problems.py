@@ -1,0 +1,35 @@
+"""The small nonconvex problems every parity test optimises, defined once for JAX and torch.
+
+``mixed``: a matrix, a vector and a 0-d scalar leaf, ``mean((s * sum(tanh(X w + b)) - y)^2)``.
+``matrices``: two matrices (Muon only optimises 2-D params), ``mean((sum(tanh(X w1) w2) - y)^2)``.
+Initial values and data come from a fixed numpy seed, so JAX and torch start from the same bits.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+PROBLEMS = ("mixed", "matrices")
+
+
+def initial_params(problem: str) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(1234)
+    if problem == "mixed":
+        return {"w": rng.normal(size=(4, 3)), "b": rng.normal(size=(3,)), "s": np.asarray(rng.normal())}
+    if problem == "matrices":
+        return {"w1": rng.normal(size=(4, 6)) * 0.5, "w2": rng.normal(size=(6, 3)) * 0.5}
+    raise ValueError(f"unknown problem {problem!r}")
+
+
+def data() -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(99)
+    return rng.normal(size=(6, 4)), rng.normal(size=(6,))
+
+
+def loss(problem: str, params: dict, x, y, xp):
+    """The loss in array namespace ``xp`` (``jax.numpy`` or ``torch``)."""
+    if problem == "mixed":
+        hidden = xp.tanh(x @ params["w"] + params["b"])
+        return ((params["s"] * hidden.sum(-1) - y) ** 2).mean()
+    hidden = xp.tanh(x @ params["w1"]) @ params["w2"]
+    return ((hidden.sum(-1) - y) ** 2).mean()
