@@ -176,3 +176,18 @@ def algorithm_transform(
         return updates, HyperparamsState(state.count + 1, values, inner_state)
 
     return GradientTransformation(init, update)
+
+
+def set_hyperparams(state: HyperparamsState, **values: Any) -> HyperparamsState:
+    """Returns ``state`` with some hyperparameters replaced, e.g. ``set_hyperparams(state, lr=1e-4)``.
+
+    The new values are traced like the old ones, so a jitted update does not re-compile
+    (unless a value's dtype changes, e.g. a float32 array replacing a Python float).
+
+    Raises:
+      KeyError: for a name that is not one of the algorithm's numeric hyperparameters.
+    """
+    unknown = set(values) - set(state.hyperparams)
+    if unknown:
+        raise KeyError(f"unknown hyperparameters {sorted(unknown)}; this state has {sorted(state.hyperparams)}")
+    return state._replace(hyperparams={**state.hyperparams, **{k: as_scalars(v) for k, v in values.items()}})

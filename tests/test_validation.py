@@ -19,7 +19,7 @@ def test_invalid_argument_raises_torchs_error(info, error):
 
 
 @pytest.mark.parametrize(("info", "error"), ERROR_CASES, ids=IDS)
-def test_torch_raises_the_same_error(info, error):
+def test_live_torch_raises_the_same_error(info, error):
     torch_reference = pytest.importorskip("tests.torch_reference", reason="needs torch to check the table against it")
     import torch
 
