@@ -148,3 +148,20 @@ def test_integer_params_are_rejected_at_init():
 def test_non_numeric_hyperparameter_is_rejected():
     with pytest.raises(TypeError, match="lr must be a number"):
         fo.adam(lr="0.1")
+
+
+@pytest.mark.parametrize("info", MIXED, ids=MIXED_IDS)
+def test_params_and_state_can_be_donated(info):
+    """No two state leaves share a buffer, so a training step may donate params and state."""
+    params = {"w": jnp.ones((3, 2)), "b": jnp.ones(2)}
+    tx = make_transform(info, info.configs[-1])
+    state = tx.init(params)
+
+    def step(params, state, grads):
+        updates, state = tx.update(grads, state, params)
+        return fo.apply_updates(params, updates), state
+
+    step = jax.jit(step, donate_argnums=(0, 1))
+    for _ in range(2):
+        params, state = step(params, state, jax.grad(quadratic_loss)(params))
+    assert all(bool(jnp.all(jnp.isfinite(leaf))) for leaf in jax.tree.leaves(params))

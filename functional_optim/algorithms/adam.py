@@ -58,12 +58,11 @@ def _adam(name, lr, betas, eps, weight_decay, amsgrad, maximize, decoupled_weigh
 
     def init(params, hyperparams):
         del hyperparams
-        zeros = jax.tree.map(jnp.zeros_like, params)
         return AdamState(
             step=jnp.zeros((), jnp.float32),
-            exp_avg=zeros,
-            exp_avg_sq=zeros,
-            max_exp_avg_sq=zeros if amsgrad else None,
+            exp_avg=jax.tree.map(jnp.zeros_like, params),
+            exp_avg_sq=jax.tree.map(jnp.zeros_like, params),
+            max_exp_avg_sq=jax.tree.map(jnp.zeros_like, params) if amsgrad else None,
         )
 
     def step(grads, state, params, hyperparams, count):
