@@ -14,6 +14,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 
 def compute_dtype(dtype: jnp.dtype) -> jnp.dtype:
@@ -73,3 +74,58 @@ def maximize_and_decay(grad: jax.Array, param: jax.Array, weight_decay: jax.Arra
     """torch's gradient preamble: negate if ``maximize``, then add L2 decay ``weight_decay * param``."""
     grad = -grad if maximize else grad
     return grad + weight_decay * param
+
+
+def decay_param_or_grad(
+    param: jax.Array, grad: jax.Array, weight_decay: jax.Array, decay_factor: jax.Array, decoupled: bool
+) -> tuple[jax.Array, jax.Array]:
+    """torch's two weight decays, returning ``(param, grad)``.
+
+    Decoupled (AdamW style) scales the param by ``decay_factor`` (``1 - lr * weight_decay``);
+    otherwise L2 adds ``weight_decay * param`` to the grad.
+    """
+    if decoupled:
+        return param * decay_factor, grad
+    return param, grad + weight_decay * param
+
+
+def adam_moments(
+    exp_avg: jax.Array,
+    exp_avg_sq: jax.Array,
+    grad: jax.Array,
+    one_minus_beta1: jax.Array,
+    beta2: jax.Array,
+    one_minus_beta2: jax.Array,
+) -> tuple[jax.Array, jax.Array]:
+    """torch's Adam moment updates, returning ``(exp_avg, exp_avg_sq)``.
+
+    ``exp_avg.lerp_(g, 1 - beta1)`` and ``exp_avg_sq.mul_(beta2).addcmul_(g, g, value=1 - beta2)``.
+    """
+    return lerp(exp_avg, grad, one_minus_beta1), exp_avg_sq * beta2 + one_minus_beta2 * grad * grad
+
+
+def zeros_keepdims_like(x: jax.Array, axis: int) -> jax.Array:
+    """Zeros shaped like a ``keepdims`` reduction of ``x`` over ``axis``, sharded like ``x`` on its other axes.
+
+    For state holding a reduction of a parameter (Adafactor's row and column statistics), as
+    :func:`jax.numpy.zeros_like` is for state shaped like it: with ``x`` sharded over a mesh,
+    the zeros get ``x``'s PartitionSpec with ``axis`` unsharded, the sharding a jitted
+    ``mean(g, axis, keepdims=True)`` of a gradient sharded like ``x`` has, so the state keeps
+    one sharding from ``init`` on. Elsewhere (one device, or traced on a mesh with Auto axes)
+    it is ``jnp.zeros`` of that shape.
+    """
+    shape = list(jnp.shape(x))
+    axis = axis % len(shape)
+    shape[axis] = 1
+    dtype = jnp.result_type(x)
+    try:
+        sharding = x.sharding
+    except AttributeError:  # traced: the sharding is known on a mesh with Explicit axes only
+        sharding = getattr(jax.typeof(x), "sharding", None)
+    if not isinstance(sharding, NamedSharding) or all(entry is None for entry in sharding.spec):
+        return jnp.zeros(shape, dtype)
+    entries = [*sharding.spec, *[None] * (len(shape) - len(sharding.spec))]
+    entries[axis] = None
+    if isinstance(sharding.mesh, Mesh):  # a concrete array
+        return jnp.zeros(shape, dtype, device=NamedSharding(sharding.mesh, PartitionSpec(*entries)))
+    return jnp.zeros(shape, dtype, out_sharding=PartitionSpec(*entries))

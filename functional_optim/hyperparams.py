@@ -69,7 +69,8 @@ def as_scalars(value: Hyperparam) -> Any:
 
     def as_scalar(v: Any) -> jax.Array:
         is_float_array = isinstance(v, (jax.Array, np.ndarray)) and jnp.issubdtype(v.dtype, jnp.floating)
-        return jnp.reshape(jnp.asarray(v) if is_float_array else jnp.asarray(v, scalar_dtype()), ())
+        dtype = v.dtype if is_float_array else scalar_dtype()
+        return jnp.reshape(jax.lax.convert_element_type(v, dtype), ())  # strongly typed: stable jit cache key
 
     return jax.tree.map(as_scalar, value)
 
@@ -129,6 +130,7 @@ def algorithm_transform(
     hyperparams: dict[str, Hyperparam],
     *,
     supports_complex: bool = True,
+    prepare_grads: Callable[[Updates, Params], Any] | None = None,
 ) -> GradientTransformation:
     """Builds an algorithm's :class:`GradientTransformation` from its hyperparameter-explicit maths.
 
@@ -137,18 +139,26 @@ def algorithm_transform(
       init_fn: ``init_fn(params, hyperparams) -> inner_state``.
       step_fn: ``step_fn(grads, inner_state, params, hyperparams, count) -> (new_params,
         inner_state)``: one torch ``step()``, returning the parameters after it.
-      hyperparams: the numeric hyperparameters by torch's names; a callable is a schedule.
+      hyperparams: the numeric hyperparameters by torch's names; a callable (alone, or as an
+        element of a tuple such as ``betas``) is a schedule of the update count.
       supports_complex: if True, complex params are optimised as torch does, as real arrays
         with a trailing axis of 2 (``view_as_real``), state included; if False they raise.
+      prepare_grads: for gradients that are not dense arrays (SparseAdam's BCOO):
+        ``prepare_grads(grads, params) -> grads`` checks them against the params and returns
+        what ``step_fn`` receives, in place of the default structure/shape check and real view.
 
     The transform's updates are ``new_params - params``, so :func:`apply_updates` gives
     torch's parameters back (exactly, whenever a step changes a parameter by less than half
     of its magnitude).
     """
-    schedules = {k: v for k, v in hyperparams.items() if callable(v)}
+    schedules = {k: v for k, v in hyperparams.items() if any(callable(leaf) for leaf in jax.tree.leaves(v))}
+
+    def evaluate(value: Hyperparam, count: jax.Array) -> Any:
+        """A hyperparameter (a schedule, or a tuple holding some) at ``count``."""
+        return as_scalars(jax.tree.map(lambda leaf: leaf(count) if callable(leaf) else leaf, value))
 
     def current_hyperparams(values: dict[str, Any], count: jax.Array) -> dict[str, Any]:
-        return {k: as_scalars(schedules[k](count)) if k in schedules else v for k, v in values.items()}
+        return {k: evaluate(schedules[k], count) if k in schedules else v for k, v in values.items()}
 
     def init(params: Params) -> HyperparamsState:
         _check_floating(name, params, supports_complex)
@@ -163,10 +173,13 @@ def algorithm_transform(
     ) -> tuple[Updates, HyperparamsState]:
         if params is None:
             raise ValueError(f"{name}: update needs the current params (update(grads, state, params))")
-        _check_grads_match_params(name, grads, params)
         values = current_hyperparams(state.hyperparams, state.count)
         real_params = jax.tree.map(_to_real, params)
-        real_grads = jax.tree.map(lambda g, p: _to_real(g).astype(p.dtype), grads, real_params)
+        if prepare_grads is not None:
+            real_grads = prepare_grads(grads, real_params)
+        else:
+            _check_grads_match_params(name, grads, params)
+            real_grads = jax.tree.map(lambda g, p: _to_real(g).astype(p.dtype), grads, real_params)
         new_real_params, inner_state = step_fn(real_grads, state.inner_state, real_params, values, state.count)
         updates = jax.tree.map(
             lambda new, old: _from_real(new, old) - old,

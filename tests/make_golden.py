@@ -35,5 +35,5 @@ def write(name: str) -> pathlib.Path:
 
 
 if __name__ == "__main__":
-    for algorithm in sys.argv[1:] or [info.name for info in ALGORITHMS]:
+    for algorithm in sys.argv[1:] or [info.name for info in ALGORITHMS if info.configs]:
         print("wrote", write(algorithm))

@@ -1,5 +1,107 @@
-"""Placeholder: being implemented."""
+r"""Adagrad: per-coordinate step sizes from the sum of squared gradients, as ``torch.optim.Adagrad``.
+
+.. math::
+
+   \begin{aligned}
+   &g_t \leftarrow \pm\nabla f(\theta_{t-1}) + \lambda\,\theta_{t-1}
+       && \text{(}-\text{ if maximize; } \lambda = \text{weight\_decay)}\\
+   &\tilde\gamma_t \leftarrow \frac{\gamma}{1 + (t-1)\,\eta}
+       && \text{(}\eta = \text{lr\_decay)}\\
+   &s_t \leftarrow s_{t-1} + g_t^2 && (s_0 = \text{initial\_accumulator\_value})\\
+   &\theta_t \leftarrow \theta_{t-1} - \tilde\gamma_t\,\frac{g_t}{\sqrt{s_t} + \epsilon}
+   \end{aligned}
+
+torch behaviours reproduced: the accumulator ``sum`` starts at ``initial_accumulator_value``
+(in both the real and imaginary part of a complex parameter), not at zero; the lr decay uses
+:math:`t-1`, so the first step uses the full lr; ``eps`` is added *after* the square root;
+``step`` is a float32 scalar incremented before use; with an array ``lr`` (torch's Tensor lr)
+the decayed lr is computed in the array's dtype, as torch's tensor arithmetic does.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from functional_optim.elementwise import maximize_and_decay, per_param
+from functional_optim.hyperparams import Hyperparam, algorithm_transform, cast_like, scalar_dtype
+from functional_optim.transform import GradientTransformation
+from functional_optim.validation import check_eps, check_lr, check_value, check_weight_decay
 
 
-def adagrad(*args, **kwargs):
-    raise NotImplementedError("adagrad")
+class AdagradState(NamedTuple):
+    """torch's per-parameter Adagrad state."""
+
+    step: jax.Array
+    sum: Any
+
+
+def adagrad(
+    lr: Hyperparam = 1e-2,
+    lr_decay: Hyperparam = 0.0,
+    weight_decay: Hyperparam = 0.0,
+    initial_accumulator_value: Hyperparam = 0.0,
+    eps: Hyperparam = 1e-10,
+    *,
+    maximize: bool = False,
+) -> GradientTransformation:
+    """``torch.optim.Adagrad`` as a transform.
+
+    Args:
+      lr: learning rate :math:`\\gamma`.
+      lr_decay: :math:`\\eta`; step :math:`t` uses the lr :math:`\\gamma / (1 + (t-1)\\eta)`.
+      weight_decay: L2 penalty :math:`\\lambda` added to the gradient.
+      initial_accumulator_value: the starting value of the sum of squared gradients. Only
+        read by ``init``.
+      eps: :math:`\\epsilon`, added to the square root of the sum.
+      maximize: maximise the objective instead of minimising it.
+    """
+    check_lr(lr)
+    check_value("lr_decay", lr_decay, lambda v: v >= 0, "Invalid lr_decay value", ">= 0")
+    check_weight_decay(weight_decay)
+    check_value(
+        "initial_accumulator_value",
+        initial_accumulator_value,
+        lambda v: v >= 0,
+        "Invalid initial_accumulator_value value",
+        ">= 0",
+    )
+    check_eps(eps)
+
+    def init(params, hyperparams):
+        initial = hyperparams["initial_accumulator_value"]
+        return AdagradState(
+            step=jnp.zeros((), jnp.float32),
+            sum=jax.tree.map(lambda p: jnp.full_like(p, initial), params),
+        )
+
+    def step(grads, state, params, hyperparams, count):
+        del count
+        lr = hyperparams["lr"]
+        step = state.step + 1
+        decay = 1 + (step.astype(scalar_dtype()) - 1) * hyperparams["lr_decay"]
+        scalars = {
+            "weight_decay": hyperparams["weight_decay"],
+            "clr": lr / cast_like(decay, lr),
+            "eps": hyperparams["eps"],
+        }
+
+        def one_param(s, param, grad, sum_):
+            grad = maximize_and_decay(grad, param, s["weight_decay"], maximize)
+            sum_ = sum_ + grad * grad
+            std = jnp.sqrt(sum_) + s["eps"]
+            return param - s["clr"] * grad / std, sum_
+
+        new_params, sum_ = per_param(one_param, scalars, params, grads, state.sum)
+        return new_params, AdagradState(step, sum_)
+
+    hyperparams = {
+        "lr": lr,
+        "lr_decay": lr_decay,
+        "eps": eps,
+        "weight_decay": weight_decay,
+        "initial_accumulator_value": initial_accumulator_value,
+    }
+    return algorithm_transform("Adagrad", init, step, hyperparams)

@@ -27,7 +27,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from functional_optim.elementwise import lerp, per_param
+from functional_optim.elementwise import adam_moments, decay_param_or_grad, per_param
 from functional_optim.hyperparams import Hyperparam, algorithm_transform, cast_like, scalar_dtype
 from functional_optim.transform import GradientTransformation
 from functional_optim.validation import check_betas, check_eps, check_lr, check_weight_decay
@@ -43,9 +43,12 @@ class AdamState(NamedTuple):
 
 
 def _check_betas_types(betas: Any) -> None:
-    floats = [isinstance(b, float) for b in betas]
-    arrays = [isinstance(b, jax.Array) for b in betas]
-    if not (all(floats) or all(arrays)):
+    """torch: both floats or both tensors (so ``(0, 0.99)`` raises); a schedule may join either."""
+    kinds = {"schedule" if callable(b) else "float" if isinstance(b, float) else "array" for b in betas}
+    is_array = [isinstance(b, jax.Array) for b in betas]
+    if {"float", "array"} <= kinds or not all(
+        callable(b) or isinstance(b, float) or array for b, array in zip(betas, is_array)
+    ):
         raise ValueError(f"betas must be either both floats or both Tensors, but got betas={betas!r}")
 
 
@@ -86,19 +89,18 @@ def _adam(name, lr, betas, eps, weight_decay, amsgrad, maximize, decoupled_weigh
 
         def one_param(s, param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq):
             grad = -grad if maximize else grad
-            if decoupled_weight_decay:
-                param = param * s["decay_factor"]
-            else:
-                grad = grad + s["weight_decay"] * param
-            exp_avg = lerp(exp_avg, grad, s["one_minus_beta1"])
-            exp_avg_sq = exp_avg_sq * s["beta2"] + s["one_minus_beta2"] * grad * grad
+            param, grad = decay_param_or_grad(param, grad, s["weight_decay"], s["decay_factor"], decoupled_weight_decay)
+            exp_avg, exp_avg_sq = adam_moments(
+                exp_avg, exp_avg_sq, grad, s["one_minus_beta1"], s["beta2"], s["one_minus_beta2"]
+            )
             if amsgrad:
                 max_exp_avg_sq = jnp.maximum(max_exp_avg_sq, exp_avg_sq)
                 second_moment = max_exp_avg_sq
             else:
                 second_moment = exp_avg_sq
             denom = jnp.sqrt(second_moment) / s["bias_correction2_sqrt"] + s["eps"]
-            return param - s["step_size"] * (exp_avg / denom), exp_avg, exp_avg_sq, max_exp_avg_sq
+            # torch: param.addcdiv_(exp_avg, denom, value=-step_size), i.e. (value * exp_avg) / denom
+            return param - s["step_size"] * exp_avg / denom, exp_avg, exp_avg_sq, max_exp_avg_sq
 
         new_params, exp_avg, exp_avg_sq, max_exp_avg_sq = per_param(
             one_param, scalars, params, grads, state.exp_avg, state.exp_avg_sq, state.max_exp_avg_sq

@@ -1,5 +1,95 @@
-"""Placeholder: being implemented."""
+r"""Adamax: Adam with an infinity-norm second moment, as ``torch.optim.Adamax``.
+
+.. math::
+
+   \begin{aligned}
+   &g_t \leftarrow \pm\nabla f(\theta_{t-1}) + \lambda\,\theta_{t-1}
+       && \text{(}-\text{ if maximize; } \lambda = \text{weight\_decay)}\\
+   &m_t \leftarrow \operatorname{lerp}(m_{t-1}, g_t, 1-\beta_1)\\
+   &u_t \leftarrow \max\bigl(\beta_2\, u_{t-1},\ |g_t| + \epsilon\bigr)\\
+   &\theta_t \leftarrow \theta_{t-1} - \frac{\gamma}{1-\beta_1^t}\,\frac{m_t}{u_t}
+   \end{aligned}
+
+torch behaviours reproduced: ``eps`` is added to :math:`|g_t|` *inside* the maximum, not to
+the denominator; the infinity norm has no bias correction, only the first moment does;
+``step`` is a float32 scalar incremented before use; unlike Adam, ``betas`` may mix Python
+ints and floats.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from functional_optim.elementwise import lerp, maximize_and_decay, per_param
+from functional_optim.hyperparams import Hyperparam, algorithm_transform, cast_like, scalar_dtype
+from functional_optim.transform import GradientTransformation
+from functional_optim.validation import check_betas, check_eps, check_lr, check_weight_decay
 
 
-def adamax(*args, **kwargs):
-    raise NotImplementedError("adamax")
+class AdamaxState(NamedTuple):
+    """torch's per-parameter Adamax state."""
+
+    step: jax.Array
+    exp_avg: Any
+    exp_inf: Any
+
+
+def adamax(
+    lr: Hyperparam = 2e-3,
+    betas: tuple[Hyperparam, Hyperparam] = (0.9, 0.999),
+    eps: Hyperparam = 1e-8,
+    weight_decay: Hyperparam = 0.0,
+    *,
+    maximize: bool = False,
+) -> GradientTransformation:
+    """``torch.optim.Adamax`` as a transform.
+
+    Args:
+      lr: learning rate :math:`\\gamma`.
+      betas: :math:`(\\beta_1, \\beta_2)`, each in [0, 1): the decay rates of the first moment
+        and of the infinity norm.
+      eps: :math:`\\epsilon`, added to :math:`|g|` before taking the maximum.
+      weight_decay: L2 penalty :math:`\\lambda` added to the gradient.
+      maximize: maximise the objective instead of minimising it.
+    """
+    check_lr(lr)
+    check_eps(eps)
+    check_betas(betas)
+    check_weight_decay(weight_decay)
+
+    def init(params, hyperparams):
+        del hyperparams
+        return AdamaxState(
+            step=jnp.zeros((), jnp.float32),
+            exp_avg=jax.tree.map(jnp.zeros_like, params),
+            exp_inf=jax.tree.map(jnp.zeros_like, params),
+        )
+
+    def step(grads, state, params, hyperparams, count):
+        del count
+        lr = hyperparams["lr"]
+        beta1, beta2 = hyperparams["betas"]
+        step = state.step + 1
+        bias_correction = 1 - beta1 ** step.astype(scalar_dtype())
+        scalars = {
+            "weight_decay": hyperparams["weight_decay"],
+            "one_minus_beta1": 1 - beta1,
+            "beta2": beta2,
+            "eps": hyperparams["eps"],
+            "clr": lr / cast_like(bias_correction, lr),
+        }
+
+        def one_param(s, param, grad, exp_avg, exp_inf):
+            grad = maximize_and_decay(grad, param, s["weight_decay"], maximize)
+            exp_avg = lerp(exp_avg, grad, s["one_minus_beta1"])
+            exp_inf = jnp.maximum(exp_inf * s["beta2"], jnp.abs(grad) + s["eps"])
+            return param - s["clr"] * exp_avg / exp_inf, exp_avg, exp_inf
+
+        new_params, exp_avg, exp_inf = per_param(one_param, scalars, params, grads, state.exp_avg, state.exp_inf)
+        return new_params, AdamaxState(step, exp_avg, exp_inf)
+
+    hyperparams = {"lr": lr, "betas": tuple(betas), "eps": eps, "weight_decay": weight_decay}
+    return algorithm_transform("Adamax", init, step, hyperparams)

@@ -1,5 +1,122 @@
-"""Placeholder: being implemented."""
+r"""RAdam: Adam with a rectified adaptive learning rate, as ``torch.optim.RAdam``.
+
+.. math::
+
+   \begin{aligned}
+   &g_t \leftarrow \pm\nabla f(\theta_{t-1}) && \text{(}-\text{ if maximize)}\\
+   &\text{decoupled: } \theta_{t-1} \leftarrow \theta_{t-1}(1 - \gamma\lambda)
+       \quad\text{else: } g_t \leftarrow g_t + \lambda\,\theta_{t-1}\\
+   &m_t \leftarrow \operatorname{lerp}(m_{t-1}, g_t, 1-\beta_1)\\
+   &v_t \leftarrow \beta_2 v_{t-1} + (1-\beta_2)\, g_t^2\\
+   &\hat m_t \leftarrow m_t / (1-\beta_1^t)\\
+   &\rho_\infty \leftarrow \frac{2}{1-\beta_2} - 1, \qquad
+    \rho_t \leftarrow \rho_\infty - \frac{2t\,\beta_2^t}{1-\beta_2^t}\\
+   &\text{if } \rho_t > 5:\\
+   &\quad r_t \leftarrow \sqrt{\frac{(\rho_t-4)(\rho_t-2)\,\rho_\infty}{(\rho_\infty-4)(\rho_\infty-2)\,\rho_t}}\\
+   &\quad \theta_t \leftarrow \theta_{t-1} - \hat m_t\,\gamma\,
+       \frac{\sqrt{1-\beta_2^t}}{\sqrt{v_t} + \epsilon}\, r_t\\
+   &\text{else: } \theta_t \leftarrow \theta_{t-1} - \hat m_t\,\gamma
+   \end{aligned}
+
+torch behaviours reproduced: the test :math:`\rho_t > 5` is strict, and until it holds (up to
+step 5 for the default :math:`\beta_2`) the step ignores the second moment entirely; ``eps``
+is added to :math:`\sqrt{v_t}` *before* the bias correction, which multiplies from above (unlike
+Adam and NAdam); the step is formed left to right as :math:`((\hat m_t\gamma)\,a_t)\,r_t`;
+``step`` is a float32 scalar incremented before use. The branch is chosen with a select on
+the traced step, so a jitted update serves both phases.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from functional_optim.elementwise import adam_moments, decay_param_or_grad, per_param
+from functional_optim.hyperparams import Hyperparam, algorithm_transform, cast_like, scalar_dtype
+from functional_optim.transform import GradientTransformation
+from functional_optim.validation import check_betas, check_eps, check_lr, check_weight_decay
 
 
-def radam(*args, **kwargs):
-    raise NotImplementedError("radam")
+class RAdamState(NamedTuple):
+    """torch's per-parameter RAdam state."""
+
+    step: jax.Array
+    exp_avg: Any
+    exp_avg_sq: Any
+
+
+def radam(
+    lr: Hyperparam = 1e-3,
+    betas: tuple[Hyperparam, Hyperparam] = (0.9, 0.999),
+    eps: Hyperparam = 1e-8,
+    weight_decay: Hyperparam = 0.0,
+    decoupled_weight_decay: bool = False,
+    *,
+    maximize: bool = False,
+) -> GradientTransformation:
+    """``torch.optim.RAdam`` as a transform.
+
+    Args:
+      lr: learning rate :math:`\\gamma`.
+      betas: :math:`(\\beta_1, \\beta_2)`, each in [0, 1): the decay rates of the two moments.
+      eps: :math:`\\epsilon`, added to the root of the uncorrected second moment.
+      weight_decay: :math:`\\lambda`; L2 on the gradient, or decoupled (see below).
+      decoupled_weight_decay: decay the parameter directly (as AdamW) instead of the gradient.
+      maximize: maximise the objective instead of minimising it.
+    """
+    check_lr(lr)
+    check_eps(eps)
+    check_betas(betas)
+    check_weight_decay(weight_decay)
+
+    def init(params, hyperparams):
+        del hyperparams
+        return RAdamState(
+            step=jnp.zeros((), jnp.float32),
+            exp_avg=jax.tree.map(jnp.zeros_like, params),
+            exp_avg_sq=jax.tree.map(jnp.zeros_like, params),
+        )
+
+    def step(grads, state, params, hyperparams, count):
+        del count
+        lr, eps, weight_decay = hyperparams["lr"], hyperparams["eps"], hyperparams["weight_decay"]
+        beta1, beta2 = hyperparams["betas"]
+        step = state.step + 1
+        t = step.astype(scalar_dtype())
+        bias_correction1 = 1 - beta1**t
+        bias_correction2 = 1 - beta2**t
+        rho_inf = 2 / (1 - beta2) - 1
+        rho_t = rho_inf - 2 * t * beta2**t / bias_correction2
+        rect = jnp.sqrt((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t))
+        scalars = {
+            "decay_factor": 1 - lr * cast_like(weight_decay, lr),
+            "weight_decay": weight_decay,
+            "one_minus_beta1": 1 - beta1,
+            "beta2": beta2,
+            "one_minus_beta2": 1 - beta2,
+            "bias_correction1": bias_correction1,
+            "bias_correction2_sqrt": jnp.sqrt(bias_correction2),
+            "lr": lr,
+            "eps": eps,
+            "rectify": rho_t > 5,
+            "rect": rect,
+        }
+
+        def one_param(s, param, grad, exp_avg, exp_avg_sq):
+            grad = -grad if maximize else grad
+            param, grad = decay_param_or_grad(param, grad, s["weight_decay"], s["decay_factor"], decoupled_weight_decay)
+            exp_avg, exp_avg_sq = adam_moments(
+                exp_avg, exp_avg_sq, grad, s["one_minus_beta1"], s["beta2"], s["one_minus_beta2"]
+            )
+            momentum_step = exp_avg / s["bias_correction1"] * s["lr"]
+            adaptive = s["bias_correction2_sqrt"] / (jnp.sqrt(exp_avg_sq) + s["eps"])
+            update = jnp.where(s["rectify"], momentum_step * adaptive * s["rect"], momentum_step)
+            return param - update, exp_avg, exp_avg_sq
+
+        new_params, exp_avg, exp_avg_sq = per_param(one_param, scalars, params, grads, state.exp_avg, state.exp_avg_sq)
+        return new_params, RAdamState(step, exp_avg, exp_avg_sq)
+
+    hyperparams = {"lr": lr, "betas": tuple(betas), "eps": eps, "weight_decay": weight_decay}
+    return algorithm_transform("RAdam", init, step, hyperparams)

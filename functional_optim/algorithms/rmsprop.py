@@ -1,5 +1,137 @@
-"""Placeholder: being implemented."""
+r"""RMSprop: gradients scaled by a running root mean square, as ``torch.optim.RMSprop``.
+
+.. math::
+
+   \begin{aligned}
+   &g_t \leftarrow \pm\nabla f(\theta_{t-1}) + \lambda\,\theta_{t-1}
+       && \text{(}-\text{ if maximize; } \lambda = \text{weight\_decay)}\\
+   &v_t \leftarrow \alpha\, v_{t-1} + (1-\alpha)\, g_t^2\\
+   &\text{if centered: } \bar g_t \leftarrow \operatorname{lerp}(\bar g_{t-1}, g_t, 1-\alpha),
+       \quad d_t \leftarrow \sqrt{v_t - \bar g_t^2} + \epsilon
+       \qquad\text{else: } d_t \leftarrow \sqrt{v_t} + \epsilon\\
+   &\text{if } \mu > 0: \quad b_t \leftarrow \mu\, b_{t-1} + g_t / d_t,
+       \quad \theta_t \leftarrow \theta_{t-1} - \gamma\, b_t\\
+   &\text{else: } \theta_t \leftarrow \theta_{t-1} - \gamma\, g_t / d_t
+   \end{aligned}
+
+torch behaviours reproduced: ``eps`` is added *after* the square root; there is no bias
+correction; the momentum buffer starts at zero (unlike SGD's), and exists only if momentum is
+positive when the transform is built; the centered variant subtracts the square of an EMA of
+the gradient; ``alpha`` is only required to be >= 0, so ``alpha > 1`` is accepted; ``step`` is
+a float32 scalar incremented before use, though nothing reads it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from functional_optim.elementwise import lerp, maximize_and_decay, per_param
+from functional_optim.hyperparams import Hyperparam, algorithm_transform
+from functional_optim.transform import GradientTransformation
+from functional_optim.validation import (
+    check_eps,
+    check_lr,
+    check_momentum,
+    check_value,
+    check_weight_decay,
+    concrete_value,
+)
 
 
-def rmsprop(*args, **kwargs):
-    raise NotImplementedError("rmsprop")
+class RMSpropState(NamedTuple):
+    """torch's per-parameter RMSprop state.
+
+    ``momentum_buffer`` is None unless momentum > 0 at construction; ``grad_avg`` is None
+    unless centered.
+    """
+
+    step: jax.Array
+    square_avg: Any
+    momentum_buffer: Any
+    grad_avg: Any
+
+
+def rmsprop(
+    lr: Hyperparam = 1e-2,
+    alpha: Hyperparam = 0.99,
+    eps: Hyperparam = 1e-8,
+    weight_decay: Hyperparam = 0.0,
+    momentum: Hyperparam = 0.0,
+    centered: bool = False,
+    *,
+    maximize: bool = False,
+) -> GradientTransformation:
+    """``torch.optim.RMSprop`` as a transform.
+
+    Args:
+      lr: learning rate :math:`\\gamma`.
+      alpha: :math:`\\alpha` >= 0, the decay rate of the running averages.
+      eps: :math:`\\epsilon`, added to the root mean square.
+      weight_decay: L2 penalty :math:`\\lambda` added to the gradient.
+      momentum: momentum factor :math:`\\mu`. Whether it is positive when the transform is built
+        decides whether a buffer exists; with a buffer, a step whose momentum is 0 skips it (as
+        torch does), and without one a later positive momentum is ignored (torch raises a
+        KeyError).
+      centered: normalise by an estimate of the gradient's variance instead of its second moment.
+      maximize: maximise the objective instead of minimising it.
+    """
+    check_lr(lr)
+    check_eps(eps)
+    check_momentum(momentum)
+    check_weight_decay(weight_decay)
+    check_value("alpha", alpha, lambda v: v >= 0, "Invalid alpha value", ">= 0")
+    momentum_value = concrete_value("momentum", momentum)
+    has_momentum = momentum_value is None or momentum_value > 0
+
+    def init(params, hyperparams):
+        del hyperparams
+
+        def zeros():
+            return jax.tree.map(jnp.zeros_like, params)
+
+        return RMSpropState(
+            step=jnp.zeros((), jnp.float32),
+            square_avg=zeros(),
+            momentum_buffer=zeros() if has_momentum else None,
+            grad_avg=zeros() if centered else None,
+        )
+
+    def step(grads, state, params, hyperparams, count):
+        del count
+        alpha, momentum = hyperparams["alpha"], hyperparams["momentum"]
+        scalars = {
+            "weight_decay": hyperparams["weight_decay"],
+            "alpha": alpha,
+            "one_minus_alpha": 1 - alpha,
+            "eps": hyperparams["eps"],
+            "momentum": momentum,
+            "use_momentum": momentum > 0,
+            "lr": hyperparams["lr"],
+        }
+
+        def one_param(s, param, grad, square_avg, momentum_buffer, grad_avg):
+            grad = maximize_and_decay(grad, param, s["weight_decay"], maximize)
+            square_avg = square_avg * s["alpha"] + s["one_minus_alpha"] * grad * grad
+            if centered:
+                grad_avg = lerp(grad_avg, grad, s["one_minus_alpha"])
+                avg = jnp.sqrt(square_avg - grad_avg * grad_avg) + s["eps"]
+            else:
+                avg = jnp.sqrt(square_avg) + s["eps"]
+            plain = param - s["lr"] * grad / avg
+            if not has_momentum:
+                return plain, square_avg, momentum_buffer, grad_avg
+            stepped_buffer = momentum_buffer * s["momentum"] + grad / avg
+            momentum_buffer = jnp.where(s["use_momentum"], stepped_buffer, momentum_buffer)
+            new_param = jnp.where(s["use_momentum"], param - s["lr"] * momentum_buffer, plain)
+            return new_param, square_avg, momentum_buffer, grad_avg
+
+        new_params, square_avg, momentum_buffer, grad_avg = per_param(
+            one_param, scalars, params, grads, state.square_avg, state.momentum_buffer, state.grad_avg
+        )
+        return new_params, RMSpropState(state.step + 1, square_avg, momentum_buffer, grad_avg)
+
+    hyperparams = {"lr": lr, "momentum": momentum, "alpha": alpha, "eps": eps, "weight_decay": weight_decay}
+    return algorithm_transform("RMSprop", init, step, hyperparams)

@@ -66,7 +66,7 @@ def sgd(
     ):
         raise ValueError(
             "Nesterov momentum requires a momentum and zero dampening "
-            f"(got momentum={momentum!r}, dampening={dampening!r})"
+            f"(nesterov=True needs momentum > 0 and dampening == 0, got momentum={momentum!r}, dampening={dampening!r})"
         )
     has_momentum = momentum_value != 0
 
