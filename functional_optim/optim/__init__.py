@@ -1,0 +1,42 @@
+"""``torch.optim``'s classes over functional_optim's transforms: ``fo.optim.Adam(params, lr=1e-3)``.
+
+Each class takes torch's arguments, defaults and parameter groups, keeps torch's ``state`` and
+``state_dict`` layout, and delegates the maths to the functional algorithm of the same name
+(see :mod:`functional_optim.optim.optimizer`). Parameters are :class:`functional_optim.Parameter` s.
+"""
+
+from functional_optim.optim.adadelta import Adadelta
+from functional_optim.optim.adagrad import Adagrad
+from functional_optim.optim.adam import Adam
+from functional_optim.optim.adamax import Adamax
+from functional_optim.optim.adamw import AdamW
+from functional_optim.optim.asgd import ASGD
+from functional_optim.optim.muon import Muon
+from functional_optim.optim.nadam import NAdam
+from functional_optim.optim.optimizer import (
+    Optimizer,
+    register_optimizer_step_post_hook,
+    register_optimizer_step_pre_hook,
+)
+from functional_optim.optim.radam import RAdam
+from functional_optim.optim.rmsprop import RMSprop
+from functional_optim.optim.rprop import Rprop
+from functional_optim.optim.sgd import SGD
+
+__all__ = [
+    "ASGD",
+    "SGD",
+    "Adadelta",
+    "Adagrad",
+    "Adam",
+    "AdamW",
+    "Adamax",
+    "Muon",
+    "NAdam",
+    "Optimizer",
+    "RAdam",
+    "RMSprop",
+    "Rprop",
+    "register_optimizer_step_post_hook",
+    "register_optimizer_step_pre_hook",
+]

@@ -1,0 +1,612 @@
+"""``Optimizer``: torch.optim's stateful API over functional_optim's transforms.
+
+An optimizer holds torch's ``param_groups`` (dicts of hyperparameters with their
+:class:`~functional_optim.Parameter` s), ``defaults`` and ``state`` (per Parameter, torch's
+dict: ``{"step": ..., "exp_avg": ...}``), and ``step()`` updates every Parameter that has a
+grad. It owns no maths: each algorithm class names the functional factory (``fo.adam``, ...)
+that builds its transform from a group's values, and the base class
+
+* creates a Parameter's state lazily on its first step with a grad, with ``tx.init`` (outside
+  the compiled call, so that the first step and the later ones run the same program);
+* runs ``tx.update`` for every group and Parameter in ONE ``jax.jit``-compiled call that
+  donates the parameters' and states' buffers. The torch-style dicts become the transform's
+  :class:`~functional_optim.HyperparamsState` inside the compiled call: ``count`` is
+  ``int(state["step"])`` (or, for algorithms without ``step``, 1 once a state exists), the
+  group's numeric hyperparameters (the keys of ``tx.init(...).hyperparams``) are traced
+  arguments, and ``inner_state`` is the algorithm's state NamedTuple built from the dict.
+
+The compiled call is cached on what the trace bakes in: each group's non-numeric values
+(``amsgrad``, ``nesterov``, ...) and which of its numeric ones are zero (a transform may
+specialise on a zero, as SGD keeps no momentum buffer without momentum, like torch's
+``if momentum != 0``). Editing ``group["lr"]``, ``betas``, ``weight_decay`` or ``momentum``
+between steps therefore never re-compiles; jax.jit itself re-traces when the set of
+Parameters with grads, or their shapes or dtypes, change.
+
+Differences from torch, all consequences of JAX arrays being immutable: ``step()`` replaces
+``p.data`` and the state's arrays and donates the old buffers, so an array read from them
+before a step is invalid after it (read it again, or copy it); ``load_state_dict`` copies
+the arrays it is given instead of aliasing them, casting each to the dtype the transform keeps
+it in (torch casts every state tensor but ``step`` to the parameter's dtype, which turns
+ASGD's and NAdam's float32 scalars into float64 ones for float64 parameters).
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import inspect
+import itertools
+import warnings
+from collections import OrderedDict, defaultdict
+from collections.abc import Callable, Iterable
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from functional_optim.hyperparams import HyperparamsState, as_scalars, scalar_dtype
+from functional_optim.parameter import Parameter
+from functional_optim.transform import GradientTransformation, apply_updates
+
+StateDict = dict[str, Any]
+
+# torch flags that choose among torch's own kernels; the values that mean its for-loop (the
+# reference every transform reproduces) are accepted and kept so that state_dicts match torch's.
+_TORCH_ONLY_FLAGS = {
+    "foreach": (None, False),
+    "fused": (None, False),
+    "capturable": (False,),
+    "differentiable": (False,),
+}
+
+# A stand-in parameter for learning a transform's hyperparameter names (2-D suits every algorithm).
+_PROBE_PARAM = jax.ShapeDtypeStruct((1, 1), jnp.float32)
+
+_global_step_pre_hooks: OrderedDict[int, Callable] = OrderedDict()
+_global_step_post_hooks: OrderedDict[int, Callable] = OrderedDict()
+
+
+class RemovableHandle:
+    """Returned by the ``register_*_hook`` methods; ``handle.remove()`` unregisters the hook."""
+
+    _ids = itertools.count()
+
+    def __init__(self, hooks: OrderedDict[int, Callable], hook: Callable, prepend: bool = False):
+        self.id = next(self._ids)
+        self._hooks = hooks
+        hooks[self.id] = hook
+        if prepend:
+            hooks.move_to_end(self.id, last=False)
+
+    def remove(self) -> None:
+        self._hooks.pop(self.id, None)
+
+    def __enter__(self) -> RemovableHandle:
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.remove()
+
+
+def register_optimizer_step_pre_hook(hook: Callable) -> RemovableHandle:
+    """Registers ``hook(optimizer, args, kwargs) -> None | (args, kwargs)`` before every optimizer's step."""
+    return RemovableHandle(_global_step_pre_hooks, hook)
+
+
+def register_optimizer_step_post_hook(hook: Callable) -> RemovableHandle:
+    """Registers ``hook(optimizer, args, kwargs) -> None`` after every optimizer's step."""
+    return RemovableHandle(_global_step_post_hooks, hook)
+
+
+def _with_step_hooks(step: Callable) -> Callable:
+    """Runs torch's step hooks around ``step``: global pre, instance pre, step, instance post, global post."""
+
+    @functools.wraps(step)
+    def hooked_step(*args: Any, **kwargs: Any) -> Any:
+        optimizer = args[0]
+        for hook in itertools.chain(_global_step_pre_hooks.values(), optimizer._step_pre_hooks.values()):
+            result = hook(optimizer, args, kwargs)
+            if result is not None:
+                if not (isinstance(result, tuple) and len(result) == 2):
+                    raise RuntimeError(
+                        f"{step} must return None or a tuple of (new_args, new_kwargs), but got {result}."
+                    )
+                args, kwargs = result
+        out = step(*args, **kwargs)
+        for hook in itertools.chain(optimizer._step_post_hooks.values(), _global_step_post_hooks.values()):
+            hook(optimizer, args, kwargs)
+        return out
+
+    return hooked_step
+
+
+class _GroupStep(NamedTuple):
+    """One group's part of a step."""
+
+    group: dict[str, Any]
+    key: tuple  # what the compiled step bakes in for this group (see Optimizer._static_key)
+    params: list[Parameter]  # its Parameters with grads, each once
+
+
+class Optimizer:
+    """Base class of the torch-style optimizers; see the module docstring.
+
+    A subclass sets ``transform_factory`` (e.g. ``functional_optim.adam``) and calls
+    ``super().__init__(params, defaults)`` with torch's defaults in torch's key order. The
+    factory is called with the group values its signature names, so the group's torch-only
+    flags (``foreach``, ...) and keys added by schedulers (``initial_lr``, ...) are ignored.
+
+    Args:
+      params: Parameters, ``(name, Parameter)`` pairs, or dicts defining parameter groups
+        (``{"params": [...], "lr": ...}``), as torch's.
+      defaults: the hyperparameters a group gets unless it sets them.
+    """
+
+    transform_factory: Callable[..., GradientTransformation]
+
+    def __init__(self, params: Iterable[Any], defaults: dict[str, Any]):
+        self.defaults = defaults
+        self.state: defaultdict[Any, dict[str, Any]] = defaultdict(dict)
+        self.param_groups: list[dict[str, Any]] = []
+        self._step_pre_hooks: OrderedDict[int, Callable] = OrderedDict()
+        self._step_post_hooks: OrderedDict[int, Callable] = OrderedDict()
+        self._state_dict_pre_hooks: OrderedDict[int, Callable] = OrderedDict()
+        self._state_dict_post_hooks: OrderedDict[int, Callable] = OrderedDict()
+        self._load_state_dict_pre_hooks: OrderedDict[int, Callable] = OrderedDict()
+        self._load_state_dict_post_hooks: OrderedDict[int, Callable] = OrderedDict()
+        self._compiled_steps: dict[tuple, Callable] = {}
+        self._stateless_configs: set[tuple] = set()
+
+        # Building the transform validates the hyperparameters with torch's messages.
+        tx = self._transform(defaults)
+        self._hyperparam_names = tuple(jax.eval_shape(tx.init, _PROBE_PARAM).hyperparams)
+
+        if isinstance(params, (Parameter, dict)):
+            raise TypeError(
+                "params argument given to the optimizer should be an iterable of Parameters or dicts, "
+                f"but got {type(params).__name__} (for a tree of Parameters, pass parameter_list(tree))"
+            )
+        param_groups = list(params)
+        if not param_groups:
+            raise ValueError("optimizer got an empty parameter list")
+        if not isinstance(param_groups[0], dict):
+            param_groups = [{"params": param_groups}]
+        for param_group in param_groups:
+            self.add_param_group(param_group)
+
+    def __init_subclass__(cls, **kwargs: Any):
+        super().__init_subclass__(**kwargs)
+        if "step" in cls.__dict__:  # an algorithm with its own step (LBFGS) gets the hooks too
+            cls.step = _with_step_hooks(cls.__dict__["step"])
+
+    def __repr__(self) -> str:
+        lines = [f"{type(self).__name__} ("]
+        for i, group in enumerate(self.param_groups):
+            lines.append(f"Parameter Group {i}")
+            lines.extend(f"    {key}: {group[key]}" for key in sorted(group) if key != "params")
+        return "\n".join(lines) + "\n)"
+
+    # -- groups ----------------------------------------------------------------------------------
+
+    def add_param_group(self, param_group: dict[str, Any]) -> None:
+        """Adds a group (``{"params": [...], <hyperparameter>: value, ...}``), as torch's.
+
+        The dict itself is stored, with the missing hyperparameters filled in from
+        ``defaults``. Raises torch's errors: a set of params, a non-Parameter, a Parameter
+        already in another group, groups mixing named and unnamed params; and a ValueError
+        for a torch-only flag functional_optim does not implement (``foreach=True``, ...).
+        """
+        if not isinstance(param_group, dict):
+            raise TypeError(f"param_group must be a dict, but got {type(param_group)}")
+        if "params" not in param_group:
+            raise KeyError(
+                f"a param group needs a 'params' entry (its Parameters), but got the keys {list(param_group)}"
+            )
+        params = param_group["params"]
+        if isinstance(params, Parameter):
+            params = [params]
+        elif isinstance(params, set):
+            raise TypeError(
+                "optimizer parameters need to be organized in ordered collections, but the ordering of tensors "
+                "in sets will change between runs. Please use a list instead."
+            )
+        elif isinstance(params, dict):
+            raise TypeError(
+                "a param group's 'params' must be a list of Parameters; for a tree, use parameter_list(tree)"
+            )
+        else:
+            params = list(params)
+        named = [isinstance(p, tuple) for p in params]
+        if any(named):
+            if not all(named):
+                raise ValueError("all optimizer params should be with/without names. Some param names are missing")
+            param_group["param_names"] = [name for name, _ in params]
+            params = [p for _, p in params]
+        param_group["params"] = params
+        for p in params:
+            if not isinstance(p, Parameter):
+                raise TypeError(
+                    f"optimizer can only optimize Parameters, but one of the params is {type(p).__module__}."
+                    f"{type(p).__qualname__} (wrap arrays with functional_optim.parameters)"
+                )
+        for name, default in self.defaults.items():
+            param_group.setdefault(name, default)
+        for flag, accepted in _TORCH_ONLY_FLAGS.items():
+            if param_group.get(flag, accepted[0]) not in accepted:
+                raise ValueError(
+                    f"{type(self).__name__}: {flag}={param_group[flag]!r} is not supported; {flag} selects one of "
+                    f"torch's kernels, while functional_optim compiles one XLA step (use {flag}={accepted[0]!r})"
+                )
+        if len(params) != len(set(params)):
+            warnings.warn(
+                "optimizer contains a parameter group with duplicate parameters; in future, this will cause an error; "
+                "see github.com/pytorch/pytorch/issues/40967 for more information",
+                stacklevel=3,
+            )
+        in_groups: set[Parameter] = set()
+        for group in self.param_groups:
+            in_groups.update(group["params"])
+            if ("param_names" in param_group) != ("param_names" in group):
+                which = "with names" if "param_names" in param_group else "without names"
+                raise ValueError(
+                    f"all optimizer param groups should be with/without names. cannot add param group {which} "
+                    "to the optimizer"
+                )
+        if not in_groups.isdisjoint(params):
+            raise ValueError("some parameters appear in more than one parameter group")
+        self.param_groups.append(param_group)
+
+    # -- the step --------------------------------------------------------------------------------
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Sets every grad to None (or, with ``set_to_none=False``, to zeros)."""
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is not None:
+                    p.grad = None if set_to_none else jnp.zeros_like(p.grad)
+
+    @_with_step_hooks
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
+        """Performs one optimization step; returns ``closure()`` if given (called first), else None.
+
+        Parameters whose ``.grad`` is None are skipped: no state, no decay, no step count.
+        """
+        loss = None if closure is None else closure()
+        self._update()
+        return loss
+
+    def _update(self) -> None:
+        plan = [_GroupStep(group, self._static_key(group), _with_grads(group["params"])) for group in self.param_groups]
+        if not any(step.params for step in plan):
+            return
+
+        new_states = {}  # created now, stored only once the step has succeeded
+        for step in plan:
+            uninitialized = [p for p in step.params if not self.state.get(p)]
+            if uninitialized and step.key not in self._stateless_configs:
+                states = self._initial_states(step.group, uninitialized)
+                if not any(states.values()):
+                    self._stateless_configs.add(step.key)
+                new_states.update(states)
+
+        states = [[_arrays(new_states.get(p) or self.state.get(p, {})) for p in step.params] for step in plan]
+        zero, one = _device_scalar(0, np.int32), _device_scalar(1, np.int32)
+        args = (
+            [[p.data for p in step.params] for step in plan],
+            [[p.grad for p in step.params] for step in plan],
+            states,
+            [self._device_hyperparams(step.group, _scalar_dtype(jax.config.jax_enable_x64)) for step in plan],
+            [[one if self.state.get(p) else zero for p in step.params] for step in plan],
+        )
+        try:
+            new_data, updated = self._compiled_step(plan)(*args)
+        except (TypeError, ValueError):
+            _check_grads(self.param_groups)  # a clearer message when a grad is the cause
+            raise
+        for step, group_states, group_data, group_updated in zip(plan, states, new_data, updated):
+            for p, old, data, new in zip(step.params, group_states, group_data, group_updated):
+                p.data = data
+                if new:
+                    state = self.state[p]
+                    if not state:
+                        state.update(dict.fromkeys(old))  # torch's key order (jax returns dicts sorted)
+                    state.update(new)
+
+    def _compiled_step(self, plan: list[_GroupStep]) -> Callable:
+        key = tuple(step.key for step in plan)
+        if key not in self._compiled_steps:
+            transforms = [self._transform(step.group) for step in plan]
+            self._compiled_steps[key] = jax.jit(functools.partial(_apply_transforms, transforms), donate_argnums=(0, 2))
+        return self._compiled_steps[key]
+
+    def _static_key(self, group: dict[str, Any]) -> tuple:
+        """What a compiled step bakes in for ``group``: non-numeric values, and which numeric ones are 0."""
+        return tuple(
+            (k, _zero_pattern(v) if k in self._hyperparam_names else _hashable(v))
+            for k, v in self._factory_kwargs(group).items()
+        )
+
+    def _device_hyperparams(self, group: dict[str, Any], dtype: Any) -> dict[str, Any]:
+        return {name: _on_device(group[name], dtype) for name in self._hyperparam_names}
+
+    # -- transforms and state --------------------------------------------------------------------
+
+    def _factory_kwargs(self, values: dict[str, Any]) -> dict[str, Any]:
+        factory = type(self).transform_factory
+        return {k: values[k] for k in _argument_names(factory) if k in values}
+
+    def _transform(self, values: dict[str, Any]) -> GradientTransformation:
+        return type(self).transform_factory(**self._factory_kwargs(values))
+
+    def _init_values(self, group: dict[str, Any]) -> dict[str, Any]:
+        """The values a new state is initialised with (the group's; Adagrad overrides)."""
+        return group
+
+    def _initial_states(self, group: dict[str, Any], params: list[Parameter]) -> dict[Parameter, dict[str, Any]]:
+        tx = self._transform(self._init_values(group))
+        return {p: _distinct(_torch_fields(tx.init(p.data).inner_state, p.data), p.data) for p in params}
+
+    # -- state_dict ------------------------------------------------------------------------------
+
+    def state_dict(self) -> StateDict:
+        """torch's layout: ``{"state": {index: {...}}, "param_groups": [{..., "params": [indices]}]}``.
+
+        Indices number the Parameters across groups in order. As in torch, the per-parameter
+        dicts are the live ``self.state`` dicts, not copies: their arrays are replaced (and
+        donated) by the next step, so save or ``copy.deepcopy`` the result before stepping.
+        """
+        for hook in self._state_dict_pre_hooks.values():
+            hook(self)
+        index: dict[Parameter, int] = {}
+        param_groups = []
+        start = 0
+        for group in self.param_groups:
+            packed = {k: v for k, v in group.items() if k != "params"}
+            for i, p in enumerate(group["params"], start):
+                index.setdefault(p, i)
+            packed["params"] = [index[p] for p in group["params"]]
+            start += len(group["params"])
+            param_groups.append(packed)
+        state = {index[k] if isinstance(k, Parameter) else k: v for k, v in self.state.items()}
+        state_dict = {"state": state, "param_groups": param_groups}
+        for hook in self._state_dict_post_hooks.values():
+            result = hook(self, state_dict)
+            if result is not None:
+                state_dict = result
+        return state_dict
+
+    def load_state_dict(self, state_dict: StateDict) -> None:
+        """Loads a state_dict of this layout, from this library or from torch (tensors as numpy arrays).
+
+        Parameters are matched by position, and the hyperparameters come from the saved
+        groups, as in torch. Each state array is copied, cast to the dtype the transform keeps
+        it in, and checked against the shape it needs. Raises ValueError (torch's messages
+        where torch has one) and leaves the optimizer unchanged when the dict does not fit.
+        """
+        state_dict = dict(state_dict)
+        for hook in self._load_state_dict_pre_hooks.values():
+            result = hook(self, state_dict)
+            if result is not None:
+                state_dict = result
+        if not isinstance(state_dict.get("state"), dict) or not isinstance(state_dict.get("param_groups"), list):
+            raise ValueError(
+                "a state_dict needs a 'state' dict and a 'param_groups' list (the layout of Optimizer.state_dict()), "
+                f"but got the keys {list(state_dict)}"
+            )
+        saved_groups = copy.deepcopy(state_dict["param_groups"])
+        if len(saved_groups) != len(self.param_groups):
+            raise ValueError("loaded state dict has a different number of parameter groups")
+        if any(len(g["params"]) != len(s["params"]) for g, s in zip(self.param_groups, saved_groups)):
+            raise ValueError(
+                "loaded state dict contains a parameter group that doesn't match the size of optimizer's group"
+            )
+
+        id_map = dict(
+            zip(
+                itertools.chain.from_iterable(saved["params"] for saved in saved_groups),
+                itertools.chain.from_iterable(group["params"] for group in self.param_groups),
+            )
+        )
+        groups = [self._loaded_group(group, saved) for group, saved in zip(self.param_groups, saved_groups)]
+        group_of = {p: group for group in groups for p in group["params"]}
+        templates = {}  # the state tx.init makes, per group and parameter shape and dtype
+        state: defaultdict[Any, dict[str, Any]] = defaultdict(dict)
+        for key, fields in state_dict["state"].items():
+            if key not in id_map:
+                state[key] = fields
+                continue
+            p = id_map[key]
+            signature = (id(group_of[p]), p.shape, p.dtype)
+            if signature not in templates:
+                templates[signature] = jax.eval_shape(self._transform(group_of[p]).init, p.data).inner_state
+            state[p] = _loaded_state(fields, p, templates[signature], key)
+        self.param_groups, self.state = groups, state
+        for hook in self._load_state_dict_post_hooks.values():
+            hook(self)
+
+    def _loaded_group(self, group: dict[str, Any], saved: dict[str, Any]) -> dict[str, Any]:
+        """A saved group with the live Parameters; missing keys take the defaults (torch's ``__setstate__``)."""
+        saved["params"] = group["params"]
+        if "param_names" in group:
+            saved.setdefault("param_names", group["param_names"])
+        for name, default in self.defaults.items():
+            saved.setdefault(name, default)
+        return saved
+
+    # -- hooks -----------------------------------------------------------------------------------
+
+    def register_step_pre_hook(self, hook: Callable) -> RemovableHandle:
+        """``hook(optimizer, args, kwargs) -> None | (args, kwargs)``, run before each step."""
+        return RemovableHandle(self._step_pre_hooks, hook)
+
+    def register_step_post_hook(self, hook: Callable) -> RemovableHandle:
+        """``hook(optimizer, args, kwargs) -> None``, run after each step."""
+        return RemovableHandle(self._step_post_hooks, hook)
+
+    def register_state_dict_pre_hook(self, hook: Callable, prepend: bool = False) -> RemovableHandle:
+        """``hook(optimizer) -> None``, run before :meth:`state_dict` packs the state."""
+        return RemovableHandle(self._state_dict_pre_hooks, hook, prepend)
+
+    def register_state_dict_post_hook(self, hook: Callable, prepend: bool = False) -> RemovableHandle:
+        """``hook(optimizer, state_dict) -> state_dict | None``; a returned dict replaces it."""
+        return RemovableHandle(self._state_dict_post_hooks, hook, prepend)
+
+    def register_load_state_dict_pre_hook(self, hook: Callable, prepend: bool = False) -> RemovableHandle:
+        """``hook(optimizer, state_dict) -> state_dict | None``, on a shallow copy; a returned dict replaces it."""
+        return RemovableHandle(self._load_state_dict_pre_hooks, hook, prepend)
+
+    def register_load_state_dict_post_hook(self, hook: Callable, prepend: bool = False) -> RemovableHandle:
+        """``hook(optimizer) -> None``, run after :meth:`load_state_dict`."""
+        return RemovableHandle(self._load_state_dict_post_hooks, hook, prepend)
+
+
+def _apply_transforms(transforms, data, grads, states, hyperparams, counts):
+    """The body of the compiled step: ``tx.update`` for each group's Parameters with grads.
+
+    Args (nested lists, group by group): the transforms, parameter arrays (donated), grads,
+    torch-style state dicts of arrays (donated), hyperparameters and counts. Returns the new
+    parameters and state dicts.
+    """
+    new_data, new_states = [], []
+    for tx, group_data, group_grads, group_states, group_hyperparams, group_counts in zip(
+        transforms, data, grads, states, hyperparams, counts
+    ):
+        group_hyperparams = as_scalars(group_hyperparams)
+        templates = {}  # which state fields the transform keeps, per parameter shape and dtype
+        new_data.append([])
+        new_states.append([])
+        for param, grad, fields, count in zip(group_data, group_grads, group_states, group_counts):
+            signature = (param.shape, param.dtype)
+            if signature not in templates:
+                templates[signature] = jax.eval_shape(tx.init, param).inner_state
+            inner_state = _inner_state(templates[signature], fields)
+            if "step" in fields:
+                count = fields["step"].astype(jnp.int32)
+            updates, new = tx.update(grad, HyperparamsState(count, group_hyperparams, inner_state), param)
+            new_data[-1].append(apply_updates(param, updates))
+            new_states[-1].append({**fields, **_torch_fields(new.inner_state, param)})
+    return new_data, new_states
+
+
+def _loaded_state(fields: Any, param: Parameter, template: Any, key: Any) -> dict[str, Any]:
+    """A saved per-parameter dict with its arrays copied, in the dtypes and shapes of ``template``."""
+    if not isinstance(fields, dict):
+        raise ValueError(f"loaded state dict has a {type(fields).__name__} as the state of parameter {key}, not a dict")
+    loaded = {}
+    for name, value in fields.items():
+        expected = getattr(template, name, None)
+        if isinstance(expected, jax.ShapeDtypeStruct):
+            value = jnp.asarray(value)
+            if _core_layout(value).shape != expected.shape:
+                needed = jax.eval_shape(_torch_layout, expected, param.data).shape
+                raise ValueError(
+                    f"loaded state dict has {name!r} of shape {value.shape} for parameter {key}, which needs "
+                    f"shape {needed} (the parameter's shape is {param.shape})"
+                )
+            value = _torch_layout(jnp.array(_core_layout(value), expected.dtype), param.data)
+        elif isinstance(value, (jax.Array, np.ndarray, np.generic)):  # a key the transform does not use
+            value = jnp.array(value, param.dtype if jnp.issubdtype(param.dtype, jnp.inexact) else None)
+        loaded[name] = value
+    return loaded
+
+
+def _inner_state(template: Any, fields: dict[str, jax.Array]) -> Any:
+    """The transform's state NamedTuple from a torch-style dict; keys it does not keep are left out."""
+    kept = [name for name, value in template._asdict().items() if value is not None]
+    missing = [name for name in kept if name not in fields]
+    if missing:
+        raise KeyError(
+            f"a parameter's state has no {missing}, which this configuration needs: it was created under other "
+            f"options (e.g. RMSprop's momentum was 0 at its first step); torch raises a KeyError here too"
+        )
+    return template._replace(
+        **{name: _core_layout(fields[name]) if name in kept else None for name in template._fields}
+    )
+
+
+def _torch_fields(inner_state: Any, param: jax.Array) -> dict[str, jax.Array]:
+    """A transform's state NamedTuple as torch's dict: None fields left out, complex state complex."""
+    return {name: _torch_layout(value, param) for name, value in inner_state._asdict().items() if value is not None}
+
+
+def _core_layout(value: jax.Array) -> jax.Array:
+    """Complex state as the transforms keep it: the real view, with a trailing axis of 2."""
+    return jnp.stack([value.real, value.imag], axis=-1) if jnp.iscomplexobj(value) else value
+
+
+def _torch_layout(value: jax.Array, param: jax.Array) -> jax.Array:
+    """A complex parameter's state as torch keeps it: complex, of the parameter's shape."""
+    if jnp.iscomplexobj(param) and value.shape == (*param.shape, 2):
+        return jax.lax.complex(value[..., 0], value[..., 1])
+    return value
+
+
+def _with_grads(params: list[Parameter]) -> list[Parameter]:
+    """The Parameters that have a grad, each once (a buffer can be donated only once)."""
+    return list(dict.fromkeys(p for p in params if p.grad is not None))
+
+
+def _check_grads(param_groups: list[dict[str, Any]]) -> None:
+    """Raises an error naming the Parameter whose grad is not an array of its shape, if any."""
+    for group_index, group in enumerate(param_groups):
+        for i, p in enumerate(group["params"]):
+            where = f"parameter {i} of group {group_index}"
+            if p.grad is not None and not isinstance(p.grad, (jax.Array, np.ndarray)):
+                raise TypeError(f"the grad of {where} must be an array or None, but it is a {type(p.grad).__name__}")
+            if p.grad is not None and p.grad.shape != p.shape:
+                raise ValueError(f"the grad of {where} has shape {p.grad.shape}, but the parameter has shape {p.shape}")
+
+
+def _arrays(fields: dict[str, Any]) -> dict[str, jax.Array]:
+    return {k: v for k, v in fields.items() if isinstance(v, jax.Array)}
+
+
+def _distinct(fields: dict[str, jax.Array], param: jax.Array) -> dict[str, jax.Array]:
+    """Copies any array that is the parameter's or another field's: a donated buffer must be passed once."""
+    seen = {id(param)}
+    out = {}
+    for k, v in fields.items():
+        out[k] = jnp.copy(v) if id(v) in seen else v
+        seen.add(id(v))
+    return out
+
+
+@functools.cache
+def _argument_names(factory: Callable) -> tuple[str, ...]:
+    return tuple(inspect.signature(factory).parameters)
+
+
+@functools.lru_cache(maxsize=256)
+def _device_scalar(value: float, dtype: Any) -> jax.Array:
+    """A number as a device array, cached: a transfer per step costs as much as a small update."""
+    return jnp.asarray(value, dtype)
+
+
+def _on_device(value: Any, dtype: Any) -> Any:
+    """A hyperparameter as jit arguments: numbers as ``dtype`` scalars (as ``as_scalars``), arrays as given."""
+    if isinstance(value, (float, int)):
+        return _device_scalar(value, dtype)
+    if isinstance(value, (list, tuple)):
+        return type(value)(_on_device(v, dtype) for v in value)
+    return value
+
+
+def _zero_pattern(value: Any) -> Any:
+    """Which numbers in a hyperparameter are 0 (None for arrays: their values are traced, not baked in)."""
+    if isinstance(value, (float, int)):
+        return value == 0
+    if isinstance(value, (list, tuple)):
+        return tuple(_zero_pattern(v) for v in value)
+    return None
+
+
+@functools.cache
+def _scalar_dtype(x64: bool) -> Any:
+    """:func:`scalar_dtype` for the current ``jax_enable_x64`` (the argument), without its cost per call."""
+    del x64
+    return scalar_dtype()
+
+
+def _hashable(value: Any) -> Any:
+    return tuple(_hashable(v) for v in value) if isinstance(value, (list, tuple)) else value
