@@ -5,6 +5,7 @@ Each class takes torch's arguments, defaults and parameter groups, keeps torch's
 (see :mod:`functional_optim.optim.optimizer`). Parameters are :class:`functional_optim.Parameter` s.
 """
 
+from functional_optim.optim import lr_scheduler
 from functional_optim.optim.adadelta import Adadelta
 from functional_optim.optim.adagrad import Adagrad
 from functional_optim.optim.adam import Adam
@@ -37,6 +38,7 @@ __all__ = [
     "RAdam",
     "RMSprop",
     "Rprop",
+    "lr_scheduler",
     "register_optimizer_step_post_hook",
     "register_optimizer_step_pre_hook",
 ]
