@@ -129,3 +129,17 @@ def zeros_keepdims_like(x: jax.Array, axis: int) -> jax.Array:
     if isinstance(sharding.mesh, Mesh):  # a concrete array
         return jnp.zeros(shape, dtype, device=NamedSharding(sharding.mesh, PartitionSpec(*entries)))
     return jnp.zeros(shape, dtype, out_sharding=PartitionSpec(*entries))
+
+
+def explicit_sharding(x: jax.Array) -> NamedSharding | None:
+    """``x``'s sharding when its type carries one, else None.
+
+    It does when ``x`` is sharded over mesh axes of type Explicit, traced or not; JAX then
+    asks for an ``out_sharding`` wherever an op's output sharding is ambiguous (gathers,
+    scatters, a matmul of a matrix with its own transpose). With Auto axes, a replicated
+    ``x`` or one device it is None, and XLA chooses.
+    """
+    sharding = getattr(jax.typeof(x), "sharding", None)
+    if isinstance(sharding, NamedSharding) and any(entry is not None for entry in sharding.spec):
+        return sharding
+    return None

@@ -48,7 +48,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from functional_optim.elementwise import lerp, per_param
+from functional_optim.elementwise import lerp, per_param, zeros_keepdims_like
 from functional_optim.hyperparams import Hyperparam, algorithm_transform, cast_like, scalar_dtype
 from functional_optim.transform import GradientTransformation
 from functional_optim.validation import check_value
@@ -124,7 +124,7 @@ def adafactor(
         del hyperparams
 
         def factor(p, axis):
-            return jnp.zeros((*p.shape[:axis], 1, *p.shape[axis + 1 :]), p.dtype) if p.ndim > 1 else None
+            return zeros_keepdims_like(p, axis) if p.ndim > 1 else None  # sharded like p on its other axes
 
         return AdafactorState(
             step=jnp.zeros((), jnp.float32),

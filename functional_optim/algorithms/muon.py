@@ -56,8 +56,9 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+from jax.sharding import NamedSharding, PartitionSpec
 
-from functional_optim.elementwise import per_param
+from functional_optim.elementwise import explicit_sharding, per_param
 from functional_optim.hyperparams import Hyperparam, algorithm_transform, cast_like, scalar_dtype
 from functional_optim.transform import GradientTransformation
 from functional_optim.validation import check_value
@@ -106,10 +107,15 @@ def newton_schulz(update: jax.Array, ns_coefficients: tuple[Any, Any, Any], ns_s
       eps: the lower clamp of the Frobenius norm.
 
     Returns:
-      A bfloat16 array of ``update``'s shape: the iterate after ``ns_steps`` steps.
+      A bfloat16 array of ``update``'s shape: the iterate after ``ns_steps`` steps. An
+      ``update`` sharded over Explicit mesh axes is gathered first, so the iteration runs on the
+      whole matrix (bit-identical to one device), and the result is sharded like it.
     """
     a, b, c = (jnp.asarray(coefficient).astype(jnp.float32) for coefficient in ns_coefficients)
     x = jnp.asarray(update).astype(jnp.float32).astype(jnp.bfloat16)
+    sharding = explicit_sharding(x)
+    if sharding is not None:  # Explicit axes: iterate on the whole matrix, as on one device (so bit-identical)
+        x = jax.sharding.reshard(x, NamedSharding(sharding.mesh, PartitionSpec()))
     transpose = x.shape[0] > x.shape[1]
     if transpose:
         x = x.T
@@ -120,7 +126,8 @@ def newton_schulz(update: jax.Array, ns_coefficients: tuple[Any, Any, Any], ns_s
         gram = _matmul_float32(x, x.T).astype(jnp.bfloat16)
         gram_update = _fma(b, gram, c * _matmul_float32(gram, gram)).astype(jnp.bfloat16)
         x = _fma(a, x, _matmul_float32(gram_update, x)).astype(jnp.bfloat16)
-    return x.T if transpose else x
+    x = x.T if transpose else x
+    return x if sharding is None else jax.sharding.reshard(x, sharding)
 
 
 def _lr_ratio(adjust_lr_fn: str | None, shape: tuple[int, ...]) -> float:

@@ -49,8 +49,9 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 from jax.experimental import sparse
+from jax.sharding import NamedSharding, PartitionSpec
 
-from functional_optim.elementwise import per_param
+from functional_optim.elementwise import explicit_sharding, per_param
 from functional_optim.hyperparams import Hyperparam, algorithm_transform, cast_like, scalar_dtype
 from functional_optim.transform import GradientTransformation, Params
 from functional_optim.validation import check_betas, check_value
@@ -117,6 +118,18 @@ def _sparse_grads(grads: Any, params: Params) -> Any:
     return params_def.unflatten(checked)
 
 
+def _gather(x: jax.Array, index: tuple[jax.Array, ...]) -> jax.Array:
+    """``x[index]``, zeros at padding slots; replicated when ``x`` is Explicit-sharded (JAX cannot infer it)."""
+    sharding = explicit_sharding(x)
+    out_sharding = None if sharding is None else NamedSharding(sharding.mesh, PartitionSpec())
+    return x.at[index].get(mode="fill", fill_value=0, out_sharding=out_sharding)
+
+
+def _scatter(x: jax.Array, index: tuple[jax.Array, ...], entries: jax.Array) -> jax.Array:
+    """``x`` with ``entries`` at ``index`` (padding slots dropped), sharded like ``x``."""
+    return x.at[index].set(entries, mode="drop", out_sharding=explicit_sharding(x))
+
+
 def _coalesced(grad: sparse.BCOO) -> tuple[jax.Array, tuple[jax.Array, ...]]:
     """torch's ``coalesce()`` at a fixed nse: the summed values and one index array per sparse axis.
 
@@ -152,8 +165,11 @@ def sparse_adam(
 
     def init(params, hyperparams):
         del hyperparams
-        zeros = jax.tree.map(jnp.zeros_like, params)
-        return SparseAdamState(step=jnp.zeros((), jnp.int32), exp_avg=zeros, exp_avg_sq=zeros)
+        return SparseAdamState(
+            step=jnp.zeros((), jnp.int32),
+            exp_avg=jax.tree.map(jnp.zeros_like, params),
+            exp_avg_sq=jax.tree.map(jnp.zeros_like, params),
+        )
 
     def step(grads, state, params, hyperparams, count):
         del count
@@ -184,12 +200,10 @@ def sparse_adam(
         values, index = zip(*[_coalesced(grad) for grad in leaves(grads)])
 
         def gather(tree):
-            return params_def.unflatten([x.at[i].get(mode="fill", fill_value=0) for x, i in zip(leaves(tree), index)])
+            return params_def.unflatten([_gather(x, i) for x, i in zip(leaves(tree), index)])
 
         def scatter(tree, entries):
-            return params_def.unflatten(
-                [x.at[i].set(e, mode="drop") for x, i, e in zip(leaves(tree), index, leaves(entries))]
-            )
+            return params_def.unflatten([_scatter(x, i, e) for x, i, e in zip(leaves(tree), index, leaves(entries))])
 
         new_param, new_exp_avg, new_exp_avg_sq = per_param(
             one_param,
