@@ -1,0 +1,259 @@
+"""fo.lbfgs follows torch.optim.LBFGS step for step: iterates, returned loss, func_evals, n_iter, state.
+
+The cases (problems x configurations x dtypes) are in tests/make_lbfgs_golden.py, which also
+writes the committed goldens (tests/golden/lbfgs.npz); tests named ``live`` run torch itself.
+"""
+
+from __future__ import annotations
+
+import re
+
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from absl.testing import parameterized
+
+import functional_optim as fo
+from tests.algorithm_table import TorchTensor
+from tests.make_lbfgs_golden import CASES, GOLDEN_PATH, PROBLEMS, Case
+
+TOLERANCE = {"float64": 1e-10, "float32": 1e-5}
+# The state holds differences of nearly equal gradients (y = g - g_prev) and their inverse dot
+# products (ro), which magnify the last-bit differences of the iterates; measured over CASES in
+# float64: at most 6e-8 relative to each field's largest entry. float32 states are compared in
+# shape only (their ro differ by up to 1e-2 near convergence, where y.s is rounding noise).
+STATE_TOLERANCE = 1e-6
+STATE_FIELDS = ("d", "t", "old_dirs", "old_stps", "ro", "H_diag", "prev_flat_grad", "prev_loss")
+# Also run without jit (each eager step compiles its loops again, so only a few cases).
+EAGER_CASES = [
+    case
+    for case in CASES
+    if case.name
+    in (
+        "rosenbrock2[default]-float64-1steps",
+        "mlp[line_search_fn=strong_wolfe,lr=0.8,tolerance_change=0.0001,max_iter=12]-float32-1steps",
+    )
+]
+
+
+def _array(value: np.ndarray, dtype: str) -> jax.Array:
+    if np.iscomplexobj(value):
+        return jnp.asarray(value, jnp.complex128 if dtype == "float64" else jnp.complex64)
+    return jnp.asarray(value, dtype)
+
+
+def _flat(params) -> np.ndarray:
+    """The params as torch's LBFGS sees them: leaves in order, complex ones as their real view."""
+    leaves = [np.asarray(p) for p in jax.tree.leaves(params)]
+    return np.concatenate([np.stack([p.real, p.imag], -1).ravel() if np.iscomplexobj(p) else p.ravel() for p in leaves])
+
+
+def jax_run(case: Case, wrap=jax.jit) -> dict[str, np.ndarray]:
+    """fo.lbfgs's run in the layout of ``make_lbfgs_golden.torch_run``; ``wrap`` wraps the step."""
+    spec = PROBLEMS[case.problem]
+    params = {k: _array(v, case.dtype) for k, v in spec.params().items()}
+    data = [_array(a, case.dtype) for a in spec.data()]
+    kwargs = {k: jnp.asarray(v.value, jnp.float32) if isinstance(v, TorchTensor) else v for k, v in case.config.items()}
+    tx = fo.lbfgs(**kwargs)
+
+    def loss_fn(params, *data):
+        return spec.loss(params, *data, jnp)
+
+    def step(state, params, *data):
+        return tx.step(loss_fn, state, params, *data)
+
+    step = wrap(step)
+    state = tx.init(params)
+    run = {"params": [_flat(params)], "loss": [], "func_evals": [], "n_iter": []}
+    for _ in range(case.steps):
+        params, state, loss = step(state, params, *data)
+        run["params"].append(_flat(params))
+        run["loss"].append(float(loss))
+        run["func_evals"].append(int(state.inner_state.func_evals))
+        run["n_iter"].append(int(state.inner_state.n_iter))
+    run = {k: np.asarray(v) for k, v in run.items()}
+    inner = state.inner_state
+    run.update(zip(("old_dirs", "old_stps", "ro"), (np.asarray(v) for v in inner.history())))
+    run.update({k: np.asarray(getattr(inner, k)) for k in ("d", "t", "H_diag", "prev_flat_grad", "prev_loss")})
+    return run
+
+
+def assert_run_matches(ours: dict[str, np.ndarray], expected: dict[str, np.ndarray], dtype: str) -> None:
+    """Counters exactly; params and losses to TOLERANCE; the final state to STATE_TOLERANCE (float64)."""
+    for field in ("func_evals", "n_iter"):
+        np.testing.assert_array_equal(ours[field], expected[field], err_msg=field)
+    for field in ("params", "loss"):
+        tolerance = TOLERANCE[dtype]
+        np.testing.assert_allclose(ours[field], expected[field], rtol=tolerance, atol=tolerance, err_msg=field)
+    for field in STATE_FIELDS:
+        assert ours[field].shape == expected[field].shape, (field, ours[field].shape, expected[field].shape)
+        if dtype == "float64":
+            scale = STATE_TOLERANCE * max(np.max(np.abs(expected[field]), initial=0), 1)
+            np.testing.assert_allclose(ours[field], expected[field], rtol=STATE_TOLERANCE, atol=scale, err_msg=field)
+
+
+_GOLDEN: dict[str, np.ndarray] = {}
+
+
+def golden(case: Case) -> dict[str, np.ndarray]:
+    if not _GOLDEN:
+        with np.load(GOLDEN_PATH) as data:
+            _GOLDEN.update(data)
+    prefix = f"{case.name}|"
+    return {k[len(prefix) :]: v for k, v in _GOLDEN.items() if k.startswith(prefix)}
+
+
+def _named(cases: list[Case]) -> list[dict]:
+    return [{"testcase_name": re.sub(r"[^0-9A-Za-z_.=,\[\]-]", "_", case.name), "case": case} for case in cases]
+
+
+class GoldenTest(chex.TestCase):
+    @chex.variants(with_jit=True)
+    @parameterized.named_parameters(*_named(list(CASES)))
+    def test_run_matches_torch(self, case):
+        assert_run_matches(jax_run(case, wrap=self.variant), golden(case), case.dtype)
+
+    @chex.variants(without_jit=True)
+    @parameterized.named_parameters(*_named(EAGER_CASES))
+    def test_run_matches_torch_eagerly(self, case):
+        assert_run_matches(jax_run(case, wrap=self.variant), golden(case), case.dtype)
+
+
+NO_TORCH = "torch is not installed: the golden tests cover parity without it"
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
+def test_live_goldens_are_torchs_current_numbers(case):
+    pytest.importorskip("torch", reason=NO_TORCH)
+    from tests.make_lbfgs_golden import torch_run
+
+    expected, stored = torch_run(case), golden(case)
+    assert sorted(expected) == sorted(stored)
+    for field, values in expected.items():
+        np.testing.assert_allclose(stored[field], values, rtol=1e-12, atol=1e-12, err_msg=field)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_live_run_matches_torch(dtype):
+    pytest.importorskip("torch", reason=NO_TORCH)
+    from tests.make_lbfgs_golden import torch_run
+
+    case = Case("mlp", {"line_search_fn": "strong_wolfe", "tolerance_change": 1e-4, "max_iter": 12}, dtype, steps=4)
+    assert_run_matches(jax_run(case), torch_run(case), dtype)
+
+
+def _logistic_problem():
+    spec = PROBLEMS["logistic"]
+    params = {k: jnp.asarray(v) for k, v in spec.params().items()}
+    return params, [jnp.asarray(a) for a in spec.data()], lambda params, *data: spec.loss(params, *data, jnp)
+
+
+def test_jitted_step_compiles_once_for_a_run():
+    params, data, loss_fn = _logistic_problem()
+    tx = fo.lbfgs(line_search_fn="strong_wolfe", max_iter=4, history_size=3, tolerance_change=0.0)
+    traces = []
+
+    def step(state, params, *data):
+        traces.append(None)
+        return tx.step(loss_fn, state, params, *data)
+
+    step = jax.jit(step)
+    state = tx.init(params)
+    for i in range(8):
+        params, state, _ = step(state, params, *data)
+        if i == 3:  # a new lr (a traced hyperparameter) does not retrace either
+            state = fo.set_hyperparams(state, lr=0.5)
+    assert int(state.inner_state.n_iter) > 8  # several iterations per step, the memory ring wrapped
+    assert len(traces) == 1
+    assert step._cache_size() == 1
+
+
+def test_step_jitted_with_a_static_loss_fn_compiles_once():
+    params, data, loss_fn = _logistic_problem()
+    tx = fo.lbfgs(max_iter=3)
+    step = jax.jit(tx.step, static_argnums=0)
+    state = tx.init(params)
+    for _ in range(4):
+        params, state, _ = step(loss_fn, state, params, *data)
+    assert step._cache_size() == 1
+
+
+def test_step_returns_the_loss_at_the_incoming_params():
+    params, data, loss_fn = _logistic_problem()
+    tx = fo.lbfgs()
+    new_params, _, loss = tx.step(loss_fn, tx.init(params), params, *data)
+    assert float(loss) == float(loss_fn(params, *data))
+    assert float(loss_fn(new_params, *data)) < float(loss)
+
+
+def test_state_fields_are_torchs_state_keys_in_order():
+    torch_keys = ("func_evals", "n_iter", "al", "d", "t", "old_dirs", "old_stps", "ro", "H_diag")
+    assert fo.LBFGSState._fields[: len(torch_keys) + 2] == (*torch_keys, "prev_flat_grad", "prev_loss")
+
+
+def test_live_state_keys_are_torchs():
+    torch = pytest.importorskip("torch", reason=NO_TORCH)
+
+    param = torch.tensor([1.0, -2.0], requires_grad=True)
+    optimizer = torch.optim.LBFGS([param], max_iter=3)
+
+    def closure():
+        optimizer.zero_grad()
+        loss = (param**4).sum()
+        loss.backward()
+        return loss
+
+    optimizer.step(closure)
+    assert tuple(optimizer.state[param]) == fo.LBFGSState._fields[: len(optimizer.state[param])]
+
+
+ERRORS = [
+    ({"lr": -0.01}, ValueError, "Invalid learning rate: -0.01"),
+    ({"lr": TorchTensor((1e-3, 1e-3))}, ValueError, "Tensor lr must be 1-element"),
+    ({"line_search_fn": "armijo"}, RuntimeError, "only 'strong_wolfe' is supported"),
+]
+
+
+def _kwargs(kwargs: dict, make_tensor) -> dict:
+    return {k: make_tensor(v.value) if isinstance(v, TorchTensor) else v for k, v in kwargs.items()}
+
+
+@pytest.mark.parametrize(("kwargs", "error", "match"), ERRORS, ids=[str(e[0]) for e in ERRORS])
+def test_invalid_argument_raises_torchs_error(kwargs, error, match):
+    with pytest.raises(error, match=re.escape(match)):
+        fo.lbfgs(**_kwargs(kwargs, jnp.asarray))
+
+
+@pytest.mark.parametrize(("kwargs", "error", "match"), ERRORS, ids=[str(e[0]) for e in ERRORS])
+def test_live_torch_raises_the_same_error(kwargs, error, match):
+    torch = pytest.importorskip("torch", reason=NO_TORCH)
+
+    param = torch.tensor([1.0, -2.0], requires_grad=True)
+    with pytest.raises(error, match=re.escape(match)):
+        optimizer = torch.optim.LBFGS([param], **_kwargs(kwargs, torch.tensor))
+        # torch checks line_search_fn only when a step reaches the line search
+        optimizer.step(lambda: (param**2).sum().backward() or (param**2).sum())
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"history_size": 0}, ValueError, "history_size must be >= 1"),
+        ({"max_iter": 2.5}, TypeError, "max_iter must be an integer"),
+        ({"max_eval": "10"}, TypeError, "max_eval must be an integer"),
+        ({"tolerance_grad": "small"}, TypeError, "tolerance_grad must be a number"),
+    ],
+)
+def test_arguments_torch_fails_on_later_are_rejected_at_construction(kwargs, error, match):
+    with pytest.raises(error, match=re.escape(match)):
+        fo.lbfgs(**kwargs)
+
+
+def test_max_eval_defaults_to_max_iter_times_five_quarters():
+    # max_iter=4 gives max_eval=5: a strong-Wolfe step stops after 5 evaluations.
+    params = {"x": jnp.asarray([-1.5, 2.0])}
+    tx = fo.lbfgs(max_iter=4, line_search_fn="strong_wolfe")
+    _, state, _ = tx.step(lambda p: PROBLEMS["rosenbrock2"].loss(p, jnp), tx.init(params), params)
+    assert int(state.inner_state.func_evals) <= 5
