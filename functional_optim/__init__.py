@@ -8,39 +8,82 @@ Each algorithm is a function with torch.optim's arguments and defaults that retu
     state = tx.init(params)
     updates, state = tx.update(grads, state, params)   # inside jax.jit
     params = fo.apply_updates(params, updates)
+
+torch.optim's stateful API is :mod:`functional_optim.optim`, over :class:`Parameter` s::
+
+    params = fo.parameters(arrays)                       # a tree of Parameters
+    optimizer = fo.optim.Adam(fo.parameter_list(params), lr=1e-3)
+    optimizer.zero_grad()
+    loss = fo.backward(loss_fn, params, batch)           # accumulates into .grad
+    optimizer.step()
 """
 
-from functional_optim.algorithms.adadelta import adadelta
-from functional_optim.algorithms.adagrad import adagrad
+from functional_optim import optim, schedules
+from functional_optim.algorithms.adadelta import AdadeltaState, adadelta
+from functional_optim.algorithms.adafactor import AdafactorState, adafactor
+from functional_optim.algorithms.adagrad import AdagradState, adagrad
 from functional_optim.algorithms.adam import adam, adamw
-from functional_optim.algorithms.adamax import adamax
-from functional_optim.algorithms.asgd import asgd
-from functional_optim.algorithms.muon import muon
-from functional_optim.algorithms.nadam import nadam
-from functional_optim.algorithms.radam import radam
-from functional_optim.algorithms.rmsprop import rmsprop
-from functional_optim.algorithms.rprop import rprop
+from functional_optim.algorithms.adamax import AdamaxState, adamax
+from functional_optim.algorithms.asgd import ASGDState, asgd
+from functional_optim.algorithms.lbfgs import LBFGSState, lbfgs
+from functional_optim.algorithms.muon import MuonState, muon
+from functional_optim.algorithms.nadam import NAdamState, nadam
+from functional_optim.algorithms.radam import RAdamState, radam
+from functional_optim.algorithms.rmsprop import RMSpropState, rmsprop
+from functional_optim.algorithms.rprop import RpropState, rprop
 from functional_optim.algorithms.sgd import sgd
-from functional_optim.hyperparams import HyperparamsState
+from functional_optim.algorithms.sparse_adam import SparseAdamState, sparse_adam
+from functional_optim.checkpoint import load, save
+from functional_optim.hyperparams import HyperparamsState, set_hyperparams
+from functional_optim.parameter import Parameter, backward, named_parameter_list, parameter_list, parameters, values
+from functional_optim.sharding import Zero1State, zero1
 from functional_optim.transform import GradientTransformation, apply_updates, chain
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "ASGDState",
+    "AdadeltaState",
+    "AdafactorState",
+    "AdagradState",
+    "AdamaxState",
     "GradientTransformation",
     "HyperparamsState",
+    "LBFGSState",
+    "MuonState",
+    "NAdamState",
+    "Parameter",
+    "RAdamState",
+    "RMSpropState",
+    "RpropState",
+    "SparseAdamState",
+    "Zero1State",
     "adadelta",
+    "adafactor",
     "adagrad",
     "adam",
     "adamax",
     "adamw",
     "apply_updates",
     "asgd",
+    "backward",
     "chain",
+    "lbfgs",
+    "load",
     "muon",
     "nadam",
+    "named_parameter_list",
+    "optim",
+    "parameter_list",
+    "parameters",
     "radam",
     "rmsprop",
     "rprop",
+    "save",
+    "schedules",
+    "set_hyperparams",
     "sgd",
+    "sparse_adam",
+    "values",
+    "zero1",
 ]

@@ -51,14 +51,19 @@ def test_state_dict_has_torchs_layout(info, torch):
     chex.assert_trees_all_close(to_numpy(our_dict["state"]), to_numpy(torch_dict["state"]), rtol=1e-10, atol=1e-10)
 
 
+@pytest.mark.parametrize("via", ["memory", "file"])
 @pytest.mark.parametrize("info", WRAPPED, ids=IDS)
-def test_save_load_continue_is_bit_identical(info):
+def test_save_load_continue_is_bit_identical(info, via, tmp_path):
     skip_unimplemented(info)
     uninterrupted, _ = run_scenario(JaxRun(info, "float64"), "float64")
 
     first = JaxRun(info, "float64")
     run_scenario(first, "float64", range(MIDWAY))
-    checkpoint = to_numpy(first.optimizer.state_dict())
+    if via == "memory":
+        checkpoint = to_numpy(first.optimizer.state_dict())
+    else:  # through fo.save / fo.load
+        fo.save(tmp_path / "checkpoint", first.optimizer.state_dict())
+        checkpoint = fo.load(tmp_path / "checkpoint")
     resumed = JaxRun(info, "float64", start=first.values())
     resumed.optimizer.load_state_dict(checkpoint)
     continued, _ = run_scenario(resumed, "float64", range(MIDWAY, STEPS))

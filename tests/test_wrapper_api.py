@@ -134,6 +134,23 @@ def test_muon_takes_only_matrices():
         fo.optim.Muon([fo.Parameter(jnp.zeros((2, 2))), fo.Parameter(jnp.zeros(3))])
 
 
+@pytest.mark.parametrize("first_has_grad", [True, False])
+def test_adafactor_eps1_comes_from_the_groups_first_parameter_with_a_grad_live(first_has_grad, torch):
+    # Tiny float64 grads fall below eps1**2 for float32's eps1 but not for float64's.
+    start = {"m": np.full((2, 3), 0.5, np.float32), "v": np.asarray([1.0, -2.0, 3.0])}
+    ours = {k: fo.Parameter(jnp.asarray(v)) for k, v in start.items()}
+    theirs = {k: torch.tensor(v, requires_grad=True) for k, v in start.items()}
+    optimizers = fo.optim.Adafactor(list(ours.values())), torch.optim.Adafactor(list(theirs.values()))
+    for _ in range(3):
+        for params, xp in ((ours, jnp), (theirs, torch)):
+            params["m"].grad = 0.1 * params["m"].data if first_has_grad else None
+            params["v"].grad = 1e-9 * xp.ones_like(params["v"].data)
+        for optimizer in optimizers:
+            optimizer.step()
+    for k in start:
+        np.testing.assert_allclose(ours[k].data, theirs[k].detach().numpy(), rtol=1e-6 if k == "m" else 1e-12)
+
+
 @pytest.mark.parametrize(
     ("group", "error", "match"),
     [

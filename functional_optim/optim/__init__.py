@@ -7,11 +7,13 @@ Each class takes torch's arguments, defaults and parameter groups, keeps torch's
 
 from functional_optim.optim import lr_scheduler
 from functional_optim.optim.adadelta import Adadelta
+from functional_optim.optim.adafactor import Adafactor
 from functional_optim.optim.adagrad import Adagrad
 from functional_optim.optim.adam import Adam
 from functional_optim.optim.adamax import Adamax
 from functional_optim.optim.adamw import AdamW
 from functional_optim.optim.asgd import ASGD
+from functional_optim.optim.lbfgs import LBFGS
 from functional_optim.optim.muon import Muon
 from functional_optim.optim.nadam import NAdam
 from functional_optim.optim.optimizer import (
@@ -23,11 +25,14 @@ from functional_optim.optim.radam import RAdam
 from functional_optim.optim.rmsprop import RMSprop
 from functional_optim.optim.rprop import Rprop
 from functional_optim.optim.sgd import SGD
+from functional_optim.optim.sparse_adam import SparseAdam
 
 __all__ = [
     "ASGD",
+    "LBFGS",
     "SGD",
     "Adadelta",
+    "Adafactor",
     "Adagrad",
     "Adam",
     "AdamW",
@@ -38,6 +43,7 @@ __all__ = [
     "RAdam",
     "RMSprop",
     "Rprop",
+    "SparseAdam",
     "lr_scheduler",
     "register_optimizer_step_post_hook",
     "register_optimizer_step_pre_hook",

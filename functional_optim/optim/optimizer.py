@@ -44,6 +44,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.experimental import sparse
 
 from functional_optim.hyperparams import HyperparamsState, as_scalars, scalar_dtype
 from functional_optim.parameter import Parameter
@@ -296,7 +297,10 @@ class Optimizer:
             [[p.data for p in step.params] for step in plan],
             [[p.grad for p in step.params] for step in plan],
             states,
-            [self._device_hyperparams(step.group, _scalar_dtype(jax.config.jax_enable_x64)) for step in plan],
+            [
+                self._device_hyperparams(step.group, _scalar_dtype(jax.config.jax_enable_x64), step.params)
+                for step in plan
+            ],
             [[one if self.state.get(p) else zero for p in step.params] for step in plan],
         )
         try:
@@ -327,7 +331,9 @@ class Optimizer:
             for k, v in self._factory_kwargs(group).items()
         )
 
-    def _device_hyperparams(self, group: dict[str, Any], dtype: Any) -> dict[str, Any]:
+    def _device_hyperparams(self, group: dict[str, Any], dtype: Any, params: list[Parameter]) -> dict[str, Any]:
+        """The group's numeric hyperparameters as jit arguments, for a step of ``params`` (those with grads)."""
+        del params  # Adafactor resolves a default from them
         return {name: _on_device(group[name], dtype) for name in self._hyperparam_names}
 
     # -- transforms and state --------------------------------------------------------------------
@@ -410,20 +416,26 @@ class Optimizer:
         )
         groups = [self._loaded_group(group, saved) for group, saved in zip(self.param_groups, saved_groups)]
         group_of = {p: group for group in groups for p in group["params"]}
-        templates = {}  # the state tx.init makes, per group and parameter shape and dtype
+        templates: dict[tuple, Any] = {}  # the state tx.init makes, per group and parameter shape and dtype
         state: defaultdict[Any, dict[str, Any]] = defaultdict(dict)
         for key, fields in state_dict["state"].items():
             if key not in id_map:
                 state[key] = fields
                 continue
             p = id_map[key]
-            signature = (id(group_of[p]), p.shape, p.dtype)
-            if signature not in templates:
-                templates[signature] = jax.eval_shape(self._transform(group_of[p]).init, p.data).inner_state
-            state[p] = _loaded_state(fields, p, templates[signature], key)
+            state[p] = self._loaded_param_state(fields, p, group_of[p], key, templates)
         self.param_groups, self.state = groups, state
         for hook in self._load_state_dict_post_hooks.values():
             hook(self)
+
+    def _loaded_param_state(
+        self, fields: Any, param: Parameter, group: dict[str, Any], key: Any, templates: dict[tuple, Any]
+    ) -> dict[str, Any]:
+        """The saved state ``fields`` of ``param``, checked and copied (``templates``: a cache for one load)."""
+        signature = (id(group), param.shape, param.dtype)
+        if signature not in templates:
+            templates[signature] = jax.eval_shape(self._transform(group).init, param.data).inner_state
+        return _loaded_state(fields, param, templates[signature], key)
 
     def _loaded_group(self, group: dict[str, Any], saved: dict[str, Any]) -> dict[str, Any]:
         """A saved group with the live Parameters; missing keys take the defaults (torch's ``__setstate__``)."""
@@ -552,7 +564,7 @@ def _check_grads(param_groups: list[dict[str, Any]]) -> None:
     for group_index, group in enumerate(param_groups):
         for i, p in enumerate(group["params"]):
             where = f"parameter {i} of group {group_index}"
-            if p.grad is not None and not isinstance(p.grad, (jax.Array, np.ndarray)):
+            if p.grad is not None and not isinstance(p.grad, (jax.Array, np.ndarray, sparse.BCOO)):
                 raise TypeError(f"the grad of {where} must be an array or None, but it is a {type(p.grad).__name__}")
             if p.grad is not None and p.grad.shape != p.shape:
                 raise ValueError(f"the grad of {where} has shape {p.grad.shape}, but the parameter has shape {p.shape}")

@@ -1,0 +1,413 @@
+r"""``torch.optim.LBFGS`` on :func:`functional_optim.lbfgs`.
+
+torch's idiom, unchanged: the closure clears the grads, evaluates the loss, back-propagates
+and returns the loss; ``step(closure)`` calls it as often as the iterations and the line
+search need::
+
+    optimizer = fo.optim.LBFGS(fo.parameter_list(params), line_search_fn="strong_wolfe")
+
+    def closure():
+        optimizer.zero_grad()
+        return fo.backward(loss_fn, params, inputs, targets)
+
+    for _ in range(10):
+        loss = optimizer.step(closure)
+
+How it owns no maths: one ``step`` is ONE call of the jitted functional step
+(``fo.lbfgs(...).step(loss_fn, state, params)``, all of torch's iterations and line search in
+``lax.while_loop`` s), whose ``loss_fn`` hands each evaluation back to Python: a
+``jax.custom_vjp`` function whose forward pass is a ``jax.experimental.io_callback`` that
+writes the trial point into the Parameters' ``.data``, calls the closure, and returns
+``float(loss)`` and the Parameters' ``.grad`` (a None grad as zeros, a BCOO grad densified, as
+torch's ``_gather_flat_grad``); its backward pass returns those grads. The step compiles once
+per ``max_iter``, ``max_eval``, ``history_size`` and ``line_search_fn`` (and the Parameters'
+shapes and dtypes); ``lr``, ``tolerance_grad`` and ``tolerance_change`` may be edited in the
+group between steps without re-compiling. Each evaluation copies the trial point to the host
+and the grads back (the closure runs in Python), which on an accelerator costs two transfers
+of the parameters per evaluation.
+
+State, as torch's, lives only under the first Parameter, with torch's keys in torch's order:
+``func_evals`` and ``n_iter`` (Python ints, cumulative over steps), ``al`` (a list of
+``history_size`` entries, 0-d arrays or None; from the second iteration on), ``d``, ``t`` (a
+Python float), ``old_dirs``, ``old_stps``, ``ro`` (lists, oldest first), ``H_diag`` (a 0-d array,
+or the int 1 before any curvature pair), ``prev_flat_grad`` and ``prev_loss`` (a float). The
+functional step works on fixed-size ring buffers; the wrapper keeps them between steps and
+updates torch's lists with the pairs each step adds, so the lists and the rings each hold the
+curvature pairs (twice torch's memory for them). A state edited by hand or loaded (from this
+library, or from torch with tensors as numpy arrays) is turned back into rings at the next step.
+
+Differences from torch: ``t`` is always a Python float (torch's is sometimes a 0-d tensor, of
+the same value); an unsupported ``line_search_fn`` raises torch's RuntimeError at construction
+(torch raises it in the first step that reaches the line search); and if the closure raises,
+the exception propagates once the compiled step has finished (without calling the closure
+again), with the Parameters and the state as they were before the step.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.experimental import io_callback, sparse
+
+from functional_optim.algorithms.lbfgs import LBFGSState, LBFGSTransformation, lbfgs
+from functional_optim.hyperparams import Hyperparam, HyperparamsState, as_scalars, scalar_dtype
+from functional_optim.optim.optimizer import Optimizer
+from functional_optim.parameter import Parameter
+
+_LISTS = ("old_dirs", "old_stps", "ro")
+
+
+@dataclasses.dataclass
+class _Evaluation:
+    """What the host callback needs during one step: the closure, the Parameters, and what happened."""
+
+    closure: Callable[[], Any] | None = None
+    params: list[Parameter] | None = None
+    calls: int = 0
+    first_loss: Any = None
+    error: BaseException | None = None
+
+
+@dataclasses.dataclass
+class _Memory:
+    """The functional state kept from the last step, valid while torch's state dict is untouched."""
+
+    key: tuple  # the compiled step's configuration and the flat vector's size and dtype
+    snapshot: list[tuple[str, Any, tuple | None]]  # the state dict's values (and list items) it matches
+    inner: LBFGSState  # donated to the next step
+    history: tuple[int, int]  # (history_start, history_len) of ``inner``, on the host
+
+
+class LBFGS(Optimizer):
+    """``torch.optim.LBFGS``; the algorithm and the arguments are :func:`functional_optim.lbfgs`'s.
+
+    One parameter group only (torch's ValueError at construction, its AssertionError at the
+    step if a group is added later). See the module docstring for how the closure is run and
+    for the state's layout.
+    """
+
+    transform_factory = staticmethod(lbfgs)
+
+    def __init__(
+        self,
+        params: Iterable[Any],
+        lr: Hyperparam = 1,
+        max_iter: int = 20,
+        max_eval: int | None = None,
+        tolerance_grad: float = 1e-7,
+        tolerance_change: float = 1e-9,
+        history_size: int = 100,
+        line_search_fn: str | None = None,
+    ):
+        if max_eval is None:
+            max_eval = max_iter * 5 // 4
+        defaults = {
+            "lr": lr,
+            "max_iter": max_iter,
+            "max_eval": max_eval,
+            "tolerance_grad": tolerance_grad,
+            "tolerance_change": tolerance_change,
+            "history_size": history_size,
+            "line_search_fn": line_search_fn,
+        }
+        super().__init__(params, defaults)
+        if len(self.param_groups) != 1:
+            raise ValueError("LBFGS doesn't support per-parameter options (parameter groups)")
+        self._evaluation = _Evaluation()
+        self._loss_fn = _closure_loss_fn(self._evaluation)
+        self._runs: dict[tuple, Callable] = {}
+        self._memory: _Memory | None = None
+
+    def step(self, closure: Callable[[], Any]) -> Any:  # type: ignore[override]
+        """Performs one torch ``LBFGS.step``; returns the closure's first value (at the incoming params).
+
+        Args:
+          closure: clears the grads, computes the loss, back-propagates (``fo.backward``) and
+            returns the loss.
+        """
+        if len(self.param_groups) != 1:
+            raise AssertionError(f"Expected exactly one param_group, but got {len(self.param_groups)}")
+        group = self.param_groups[0]
+        params = group["params"]
+        state = self.state[params[0]]
+        state.setdefault("func_evals", 0)
+        state.setdefault("n_iter", 0)
+
+        values = [p.data for p in params]
+        size, dtype = _flat_size_and_dtype(values)
+        key = (group["max_iter"], group["max_eval"], group["history_size"], group["line_search_fn"], size, dtype)
+        run = self._run(group)
+        inner, history = self._take_memory(state, key, group["history_size"])
+        hyperparams = self._device_hyperparams(group, scalar_dtype(), params)
+        n_iter_before = state["n_iter"]
+
+        evaluation = self._evaluation
+        evaluation.closure, evaluation.params, evaluation.calls = closure, list(params), 0
+        evaluation.first_loss, evaluation.error = None, None
+        try:
+            new_values, inner = run(inner, hyperparams, values)
+            scalars = jax.device_get(
+                (inner.func_evals, inner.n_iter, inner.history_start, inner.history_len, inner.t, inner.prev_loss)
+            )
+            error = evaluation.error
+        except BaseException as failure:
+            error = evaluation.error or failure  # the closure's own exception, if it raised first
+        finally:
+            first_loss = evaluation.first_loss
+            evaluation.closure = evaluation.params = evaluation.first_loss = evaluation.error = None
+        if error is not None:
+            for p, value in zip(params, values):
+                p.data = value
+            raise error
+
+        for p, value in zip(params, new_values):
+            p.data = value
+        func_evals, n_iter, history_start, history_len, t, prev_loss = scalars
+        state["func_evals"], state["n_iter"] = int(func_evals), int(n_iter)
+        new_history = (int(history_start), int(history_len))
+        if n_iter != n_iter_before:  # torch leaves the rest alone when no iteration ran
+            _store(state, inner, n_iter_before, history, new_history, float(t), float(prev_loss))
+        self._memory = _Memory(key, _snapshot(state), inner, new_history)
+        return first_loss
+
+    # -- the compiled step and its state ---------------------------------------------------------
+
+    def _run(self, group: dict[str, Any]) -> Callable:
+        key = (group["max_iter"], group["max_eval"], group["history_size"], group["line_search_fn"])
+        if key not in self._runs:
+            tx = self._transform(group)
+            self._runs[key] = jax.jit(functools.partial(_run_step, tx, self._loss_fn), donate_argnums=0)
+        return self._runs[key]
+
+    def _take_memory(self, state: dict[str, Any], key: tuple, history_size: int) -> tuple[LBFGSState, tuple[int, int]]:
+        """The functional state for ``state``: the one kept from the last step if ``state`` is untouched."""
+        memory, self._memory = self._memory, None  # donated by the step: never reused after it
+        if memory is not None and memory.key == key and _matches(memory.snapshot, state):
+            return memory.inner, memory.history
+        size, dtype = key[-2:]
+        return _state_from_torch(state, size, dtype, history_size), (0, len(state.get("old_dirs", ())))
+
+    def _loaded_param_state(
+        self, fields: Any, param: Parameter, group: dict[str, Any], key: Any, templates: dict[tuple, Any]
+    ) -> dict[str, Any]:
+        del templates
+        if not isinstance(fields, dict):
+            raise ValueError(
+                f"loaded state dict has a {type(fields).__name__} as the state of parameter {key}, not a dict"
+            )
+        if param is not group["params"][0]:  # torch keeps LBFGS's state under the first Parameter only
+            return {k: jnp.array(v) if isinstance(v, (jax.Array, np.ndarray)) else v for k, v in fields.items()}
+        size, dtype = _flat_size_and_dtype([p.data for p in group["params"]])
+        loaded = _checked_torch_state(fields, size, dtype, group["history_size"], f"parameter {key}")
+        self._memory = None
+        return loaded
+
+
+def _run_step(tx: LBFGSTransformation, loss_fn: Callable, inner: LBFGSState, hyperparams: dict, values: list) -> Any:
+    """The compiled body of a step: the functional L-BFGS step with the closure as the objective."""
+    state = HyperparamsState(jnp.zeros((), jnp.int32), as_scalars(hyperparams), inner)
+    new_values, new_state, _ = tx.step(loss_fn, state, values)
+    return new_values, new_state.inner_state
+
+
+# -- the closure as a differentiable function ------------------------------------------------------
+
+
+def _closure_loss_fn(evaluation: _Evaluation) -> Callable[[list[jax.Array]], jax.Array]:
+    """``loss_fn(values)`` whose value and gradient come from the closure, run on the host."""
+
+    @jax.custom_vjp
+    def loss_fn(values):
+        return forward(values)[0]
+
+    def forward(values):
+        shapes = (
+            jax.ShapeDtypeStruct((), scalar_dtype()),
+            [jax.ShapeDtypeStruct(v.shape, v.dtype) for v in values],
+        )
+        loss, grads = io_callback(functools.partial(_evaluate, evaluation), shapes, values, ordered=True)
+        return loss, grads
+
+    def backward(grads, cotangent):
+        # The closure's grads follow torch (for complex parameters, the conjugate of jax.grad's).
+        return ([jnp.conj(g) * cotangent.astype(g.dtype) for g in grads],)
+
+    loss_fn.defvjp(forward, backward)
+    return loss_fn
+
+
+def _evaluate(evaluation: _Evaluation, values: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Runs the closure at ``values``: ``(float(loss), grads)``, as torch's ``_directional_evaluate``."""
+    loss_dtype = scalar_dtype()
+    if evaluation.error is None:
+        try:
+            for p, value in zip(evaluation.params, values):
+                p.data = jnp.asarray(value)
+            loss = evaluation.closure()
+            if evaluation.calls == 0:
+                evaluation.first_loss = loss
+            evaluation.calls += 1
+            grads = [_dense_grad(p, np.dtype(value.dtype)) for p, value in zip(evaluation.params, values)]
+            return np.asarray(float(loss), loss_dtype), grads
+        except BaseException as error:  # re-raised by step once the compiled call returns
+            evaluation.error = error
+    # After an error: answers that end the step quickly (a zero gradient), without the closure.
+    return np.asarray(np.nan, loss_dtype), [np.zeros(v.shape, v.dtype) for v in values]
+
+
+def _dense_grad(p: Parameter, dtype: np.dtype) -> np.ndarray:
+    """torch's ``_gather_flat_grad`` for one Parameter: None as zeros, a sparse grad densified."""
+    if p.grad is None:
+        return np.zeros(p.shape, dtype)
+    grad = p.grad.todense() if isinstance(p.grad, sparse.BCOO) else p.grad
+    if grad.shape != p.shape:
+        raise ValueError(f"a grad has shape {grad.shape}, but its Parameter has shape {p.shape}")
+    return np.asarray(grad, dtype)
+
+
+# -- torch's state dict <-> the functional state ---------------------------------------------------
+
+
+def _flat_size_and_dtype(values: list[jax.Array]) -> tuple[int, np.dtype]:
+    """The length and dtype of torch's flat vector (complex Parameters as their real and imaginary parts)."""
+    size = sum(2 * v.size if jnp.iscomplexobj(v) else v.size for v in values)
+    return size, jnp.dtype(jnp.result_type(*[jnp.finfo(v.dtype).dtype for v in values]))
+
+
+def _store(
+    state: dict[str, Any],
+    inner: LBFGSState,
+    n_iter_before: int,
+    history: tuple[int, int],
+    new_history: tuple[int, int],
+    t: float,
+    prev_loss: float,
+) -> None:
+    """Writes a step's functional state into torch's dict, in torch's key order, adding only the new pairs."""
+    (start, length), (new_start, new_length) = history, new_history
+    m = inner.ro.shape[0]
+    iterations = state["n_iter"] - n_iter_before
+
+    def rows(first: int, last: int) -> list[int]:  # the ring rows of pairs first..last-1, oldest first
+        return [(new_start + i) % m for i in range(first, last)]
+
+    if n_iter_before == 0 or iterations >= m or any(name not in state for name in _LISTS):
+        new_rows, drop = rows(0, new_length), None  # the lists are (re)built
+    else:
+        pushed = (new_start + new_length - start - length) % m
+        new_rows, drop = rows(new_length - pushed, new_length), length + pushed - new_length
+    if state["n_iter"] >= 2:  # torch creates ``al`` at the first iteration after the very first
+        al = list(_unstack(inner.al))
+        state["al"] = al[:new_length] + [None] * (m - new_length)
+    state["d"] = jnp.copy(inner.d)  # copies: the functional state's buffers are donated next step
+    state["t"] = t
+    for name, ring in zip(_LISTS, (inner.old_dirs, inner.old_stps, inner.ro)):
+        new = [ring[row] for row in new_rows]
+        if drop is None:
+            state[name] = new
+        else:
+            del state[name][:drop]
+            state[name].extend(new)
+    state["H_diag"] = 1 if new_length == 0 else jnp.copy(inner.H_diag)
+    state["prev_flat_grad"] = jnp.copy(inner.prev_flat_grad)
+    state["prev_loss"] = prev_loss
+
+
+@jax.jit
+def _unstack(vector: jax.Array) -> tuple[jax.Array, ...]:
+    return tuple(vector)
+
+
+def _snapshot(state: dict[str, Any]) -> list[tuple[str, Any, tuple | None]]:
+    return [(k, v, tuple(v) if isinstance(v, list) else None) for k, v in state.items()]
+
+
+def _matches(snapshot: list[tuple[str, Any, tuple | None]], state: dict[str, Any]) -> bool:
+    """Whether ``state`` still holds exactly the objects of ``snapshot`` (nothing replaced, added or edited)."""
+    if len(snapshot) != len(state):
+        return False
+    for (k, v, items), (key, value) in zip(snapshot, state.items()):
+        if k != key or v is not value:
+            return False
+        if items is not None and (len(items) != len(value) or any(a is not b for a, b in zip(items, value))):
+            return False
+    return True
+
+
+def _state_from_torch(state: dict[str, Any], size: int, dtype: np.dtype, history_size: int) -> LBFGSState:
+    """The functional state (ring buffers, each field its own buffer) holding torch's dict ``state``."""
+    state = _checked_torch_state(state, size, dtype, history_size, "the first parameter")
+    sd = scalar_dtype()
+    pairs = len(state.get("old_dirs", ()))
+
+    def ring(items: list, shape: tuple[int, ...]) -> jax.Array:
+        buffer = jnp.zeros((history_size, *shape), dtype)
+        return buffer.at[: len(items)].set(jnp.stack(items)) if items else buffer
+
+    def vector(name: str) -> jax.Array:
+        return jnp.array(state[name], dtype) if name in state else jnp.zeros(size, dtype)
+
+    al = [0 if v is None else v for v in state.get("al", [])[:history_size]]
+    return LBFGSState(
+        func_evals=jnp.asarray(state.get("func_evals", 0), jnp.int32),
+        n_iter=jnp.asarray(state.get("n_iter", 0), jnp.int32),
+        al=ring([jnp.asarray(v, dtype) for v in al], ()),
+        d=vector("d"),
+        t=jnp.asarray(float(state.get("t", 0.0)), sd),
+        old_dirs=ring(state.get("old_dirs", []), (size,)),
+        old_stps=ring(state.get("old_stps", []), (size,)),
+        ro=ring([jnp.asarray(v, dtype) for v in state.get("ro", [])], ()),
+        H_diag=jnp.array(state.get("H_diag", 1), dtype),
+        prev_flat_grad=vector("prev_flat_grad"),
+        prev_loss=jnp.asarray(float(state.get("prev_loss", 0.0)), sd),
+        history_len=jnp.asarray(pairs, jnp.int32),
+        history_start=jnp.zeros((), jnp.int32),
+    )
+
+
+def _checked_torch_state(fields: dict[str, Any], size: int, dtype: np.dtype, history_size: int, where: str) -> dict:
+    """torch's LBFGS state dict, checked and with its arrays copied to jax arrays of ``dtype``."""
+
+    def fail(message: str) -> None:
+        raise ValueError(f"loaded LBFGS state of {where}: {message}")
+
+    def array(name: str, value: Any, shape: tuple[int, ...]) -> jax.Array:
+        if not isinstance(value, (jax.Array, np.ndarray, np.generic, int, float)):
+            fail(f"{name!r} must be an array, but it is a {type(value).__name__}")
+        if np.shape(value) != shape:
+            fail(f"{name!r} has shape {np.shape(value)}, but the parameters need {shape} ({size} numbers in all)")
+        return jnp.array(value, dtype)
+
+    loaded = {}
+    for name, value in fields.items():
+        if name in ("func_evals", "n_iter"):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer, np.ndarray, jax.Array)):
+                fail(f"{name!r} must be an int, but it is {value!r}")
+            loaded[name] = int(value)
+        elif name in ("d", "prev_flat_grad"):
+            loaded[name] = array(name, value, (size,))
+        elif name in ("old_dirs", "old_stps", "ro", "al"):
+            if not isinstance(value, (list, tuple)):
+                fail(f"{name!r} must be a list, but it is a {type(value).__name__}")
+            shape = (size,) if name in ("old_dirs", "old_stps") else ()
+            loaded[name] = [
+                None if v is None and name == "al" else array(f"{name}[{i}]", v, shape) for i, v in enumerate(value)
+            ]
+        elif name in ("t", "prev_loss", "H_diag"):
+            loaded[name] = value if isinstance(value, (int, float)) else array(name, value, ())
+        else:
+            loaded[name] = jnp.array(value) if isinstance(value, (jax.Array, np.ndarray)) else value
+    lengths = {name: len(loaded[name]) for name in _LISTS if name in loaded}
+    if len(set(lengths.values())) > 1:
+        fail(f"the lists {list(lengths)} must have one length, but they have {list(lengths.values())}")
+    if any(length > history_size for length in lengths.values()):
+        fail(f"it holds {max(lengths.values())} curvature pairs, more than history_size={history_size}")
+    if "d" in loaded and lengths.keys() != set(_LISTS):
+        fail(f"it has 'd' but not all of {list(_LISTS)}")
+    return loaded
