@@ -22,7 +22,7 @@ from functional_optim import optim, schedules
 from functional_optim.algorithms.adadelta import AdadeltaState, adadelta
 from functional_optim.algorithms.adafactor import AdafactorState, adafactor
 from functional_optim.algorithms.adagrad import AdagradState, adagrad
-from functional_optim.algorithms.adam import adam, adamw
+from functional_optim.algorithms.adam import AdamState, adam, adamw
 from functional_optim.algorithms.adamax import AdamaxState, adamax
 from functional_optim.algorithms.asgd import ASGDState, asgd
 from functional_optim.algorithms.lbfgs import LBFGSState, lbfgs
@@ -31,7 +31,7 @@ from functional_optim.algorithms.nadam import NAdamState, nadam
 from functional_optim.algorithms.radam import RAdamState, radam
 from functional_optim.algorithms.rmsprop import RMSpropState, rmsprop
 from functional_optim.algorithms.rprop import RpropState, rprop
-from functional_optim.algorithms.sgd import sgd
+from functional_optim.algorithms.sgd import SGDState, sgd
 from functional_optim.algorithms.sparse_adam import SparseAdamState, sparse_adam
 from functional_optim.checkpoint import load, save
 from functional_optim.hyperparams import HyperparamsState, set_hyperparams
@@ -46,6 +46,7 @@ __all__ = [
     "AdadeltaState",
     "AdafactorState",
     "AdagradState",
+    "AdamState",
     "AdamaxState",
     "GradientTransformation",
     "HyperparamsState",
@@ -56,6 +57,7 @@ __all__ = [
     "RAdamState",
     "RMSpropState",
     "RpropState",
+    "SGDState",
     "SparseAdamState",
     "Zero1State",
     "adadelta",
