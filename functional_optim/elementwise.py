@@ -126,9 +126,10 @@ def zeros_keepdims_like(x: jax.Array, axis: int) -> jax.Array:
         return jnp.zeros(shape, dtype)
     entries = [*sharding.spec, *[None] * (len(shape) - len(sharding.spec))]
     entries[axis] = None
+    placed = NamedSharding(sharding.mesh, PartitionSpec(*entries))
     if isinstance(sharding.mesh, Mesh):  # a concrete array
-        return jnp.zeros(shape, dtype, device=NamedSharding(sharding.mesh, PartitionSpec(*entries)))
-    return jnp.zeros(shape, dtype, out_sharding=PartitionSpec(*entries))
+        return jnp.zeros(shape, dtype, device=placed)
+    return jnp.zeros(shape, dtype, out_sharding=placed)  # on the abstract mesh: works outside jax.set_mesh too
 
 
 def explicit_sharding(x: jax.Array) -> NamedSharding | None:

@@ -134,6 +134,26 @@ def _spec_of(x: Any, mesh: Mesh, where: str) -> PartitionSpec:
     raise ValueError(f"zero1: {where} is sharded as {sharding}, which is not a NamedSharding on {mesh}")
 
 
+def constrain(x: Any, sharding: NamedSharding) -> jax.Array:
+    """``x`` laid out as ``sharding`` inside a jitted function; XLA inserts the communication.
+
+    On a mesh with Explicit axes this is :func:`jax.sharding.reshard`, on one with Auto axes
+    :func:`jax.lax.with_sharding_constraint`.
+    """
+    x = jnp.asarray(x)
+    if _explicit(sharding.mesh):
+        return jax.sharding.reshard(x, sharding)
+    return jax.lax.with_sharding_constraint(x, sharding)
+
+
+def zero1_sharding(x: jax.Array, mesh: Mesh, axis: str = "data") -> NamedSharding:
+    """Where ZeRO-1 keeps the per-parameter state of the array ``x`` (see :func:`partition_spec`).
+
+    ``x`` is a parameter placed on ``mesh`` (or on one device, which counts as replicated).
+    """
+    return NamedSharding(mesh, partition_spec(jnp.shape(x), _spec_of(x, mesh, "the parameter"), axis, mesh.shape))
+
+
 def zero1(tx: GradientTransformation, mesh: Mesh, axis: str = "data") -> GradientTransformation:
     """Partitions ``tx``'s state across the data-parallel mesh ``axis`` (ZeRO stage 1).
 
@@ -167,14 +187,10 @@ def zero1(tx: GradientTransformation, mesh: Mesh, axis: str = "data") -> Gradien
     """
     if axis not in mesh.shape:
         raise ValueError(f"zero1: axis {axis!r} is not one of the mesh's axes {tuple(mesh.shape)}")
-    explicit = _explicit(mesh)
+    _explicit(mesh)  # raises for a mesh mixing Auto and Explicit axes
 
     def place(x: Any, spec: PartitionSpec) -> jax.Array:
-        sharding = NamedSharding(mesh, spec)
-        x = jnp.asarray(x)
-        if explicit:
-            return jax.sharding.reshard(x, sharding)
-        return jax.lax.with_sharding_constraint(x, sharding)
+        return constrain(x, NamedSharding(mesh, spec))
 
     def place_all(tree: Any, specs: Sequence[PartitionSpec], what: str) -> Any:
         leaves, treedef = jax.tree.flatten(tree)

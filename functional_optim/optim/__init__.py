@@ -26,6 +26,7 @@ from functional_optim.optim.rmsprop import RMSprop
 from functional_optim.optim.rprop import Rprop
 from functional_optim.optim.sgd import SGD
 from functional_optim.optim.sparse_adam import SparseAdam
+from functional_optim.optim.zero1 import zero1
 
 __all__ = [
     "ASGD",
@@ -47,4 +48,5 @@ __all__ = [
     "lr_scheduler",
     "register_optimizer_step_post_hook",
     "register_optimizer_step_pre_hook",
+    "zero1",
 ]

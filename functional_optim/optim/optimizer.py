@@ -45,9 +45,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.experimental import sparse
+from jax.sharding import NamedSharding, PartitionSpec
 
 from functional_optim.hyperparams import HyperparamsState, as_scalars, scalar_dtype
 from functional_optim.parameter import Parameter
+from functional_optim.sharding import constrain
 from functional_optim.transform import GradientTransformation, apply_updates
 
 StateDict = dict[str, Any]
@@ -157,6 +159,9 @@ class Optimizer:
         self._load_state_dict_pre_hooks: OrderedDict[int, Callable] = OrderedDict()
         self._load_state_dict_post_hooks: OrderedDict[int, Callable] = OrderedDict()
         self._compiled_steps: dict[tuple, Callable] = {}
+        # Where a Parameter's per-parameter state lives and its update is computed, given its
+        # array: None keeps both on the Parameter's own sharding (set by optim.zero1).
+        self._state_sharding: Callable[[jax.Array], jax.sharding.Sharding] | None = None
         self._stateless_configs: set[tuple] = set()
 
         # Building the transform validates the hyperparameters with torch's messages.
@@ -304,7 +309,7 @@ class Optimizer:
             [[one if self.state.get(p) else zero for p in step.params] for step in plan],
         )
         try:
-            new_data, updated = self._compiled_step(plan)(*args)
+            new_data, updated = self._compiled_step(plan, self._layouts(plan))(*args)
         except (TypeError, ValueError):
             _check_grads(self.param_groups)  # a clearer message when a grad is the cause
             raise
@@ -317,12 +322,41 @@ class Optimizer:
                         state.update(dict.fromkeys(old))  # torch's key order (jax returns dicts sorted)
                     state.update(new)
 
-    def _compiled_step(self, plan: list[_GroupStep]) -> Callable:
-        key = tuple(step.key for step in plan)
+    def _compiled_step(self, plan: list[_GroupStep], layouts: tuple | None) -> Callable:
+        key = (tuple(step.key for step in plan), layouts)
         if key not in self._compiled_steps:
             transforms = [self._transform(step.group) for step in plan]
-            self._compiled_steps[key] = jax.jit(functools.partial(_apply_transforms, transforms), donate_argnums=(0, 2))
+            self._compiled_steps[key] = jax.jit(
+                functools.partial(_apply_transforms, transforms, layouts), donate_argnums=(0, 2)
+            )
         return self._compiled_steps[key]
+
+    def _layouts(self, plan: list[_GroupStep]) -> tuple | None:
+        """Per group and Parameter with a grad: (its sharding, its state's), if the state is placed apart."""
+        if self._state_sharding is None:
+            return None
+        return tuple(tuple((p.data.sharding, self._state_sharding(p.data)) for p in step.params) for step in plan)
+
+    def _placed(self, param: Parameter, fields: dict[str, Any]) -> dict[str, Any]:
+        """``param``'s state ``fields`` placed with it.
+
+        Arrays shaped like ``param`` go to its state's sharding (its own, or zero1's); others that
+        nothing has placed yet (``step``), replicated on the param's mesh, where a step leaves them.
+        """
+        data = param.data
+        own = data.sharding if self._state_sharding is None else self._state_sharding(data)
+        mesh = data.sharding.mesh if isinstance(data.sharding, NamedSharding) else None
+
+        def place(value: Any) -> Any:
+            if not isinstance(value, jax.Array):
+                return value
+            if value.shape == data.shape:
+                return _moved(value, own)
+            if mesh is not None and not value.committed:
+                return _moved(value, NamedSharding(mesh, PartitionSpec()))
+            return value
+
+        return {k: place(v) for k, v in fields.items()}
 
     def _static_key(self, group: dict[str, Any]) -> tuple:
         """What a compiled step bakes in for ``group``: non-numeric values, and which numeric ones are 0."""
@@ -351,7 +385,9 @@ class Optimizer:
 
     def _initial_states(self, group: dict[str, Any], params: list[Parameter]) -> dict[Parameter, dict[str, Any]]:
         tx = self._transform(self._init_values(group))
-        return {p: _distinct(_torch_fields(tx.init(p.data).inner_state, p.data), p.data) for p in params}
+        return {
+            p: self._placed(p, _distinct(_torch_fields(tx.init(p.data).inner_state, p.data), p.data)) for p in params
+        }
 
     # -- state_dict ------------------------------------------------------------------------------
 
@@ -435,7 +471,10 @@ class Optimizer:
         signature = (id(group), param.shape, param.dtype)
         if signature not in templates:
             templates[signature] = jax.eval_shape(self._transform(group).init, param.data).inner_state
-        return _loaded_state(fields, param, templates[signature], key)
+        loaded = _loaded_state(fields, param, templates[signature], key)
+        # Onto the current shardings: those of the arrays replaced, else those a new state gets.
+        current = self.state.get(param) or self._initial_states(group, [param])[param]
+        return {k: _moved(v, current[k].sharding) if _same_shape(v, current.get(k)) else v for k, v in loaded.items()}
 
     def _loaded_group(self, group: dict[str, Any], saved: dict[str, Any]) -> dict[str, Any]:
         """A saved group with the live Parameters; missing keys take the defaults (torch's ``__setstate__``)."""
@@ -473,22 +512,28 @@ class Optimizer:
         return RemovableHandle(self._load_state_dict_post_hooks, hook, prepend)
 
 
-def _apply_transforms(transforms, data, grads, states, hyperparams, counts):
+def _apply_transforms(transforms, layouts, data, grads, states, hyperparams, counts):
     """The body of the compiled step: ``tx.update`` for each group's Parameters with grads.
 
-    Args (nested lists, group by group): the transforms, parameter arrays (donated), grads,
-    torch-style state dicts of arrays (donated), hyperparameters and counts. Returns the new
-    parameters and state dicts.
+    Args (nested lists, group by group): the transforms; static layouts, None or per Parameter
+    ``(param sharding, state sharding)`` (see :func:`~functional_optim.optim.zero1`); parameter
+    arrays (donated), grads, torch-style state dicts of arrays (donated), hyperparameters and
+    counts. Returns the new parameters and state dicts.
     """
     new_data, new_states = [], []
-    for tx, group_data, group_grads, group_states, group_hyperparams, group_counts in zip(
-        transforms, data, grads, states, hyperparams, counts
+    for group_index, (tx, group_data, group_grads, group_states, group_hyperparams, group_counts) in enumerate(
+        zip(transforms, data, grads, states, hyperparams, counts)
     ):
         group_hyperparams = as_scalars(group_hyperparams)
+        group_layouts = layouts[group_index] if layouts is not None else [None] * len(group_data)
         templates = {}  # which state fields the transform keeps, per parameter shape and dtype
         new_data.append([])
         new_states.append([])
-        for param, grad, fields, count in zip(group_data, group_grads, group_states, group_counts):
+        for param, grad, fields, count, layout in zip(
+            group_data, group_grads, group_states, group_counts, group_layouts
+        ):
+            if layout is not None:  # update the slice of the param that this device keeps the state of
+                param, grad = constrain(param, layout[1]), _constrain_dense(grad, layout[1])
             signature = (param.shape, param.dtype)
             if signature not in templates:
                 templates[signature] = jax.eval_shape(tx.init, param).inner_state
@@ -496,9 +541,20 @@ def _apply_transforms(transforms, data, grads, states, hyperparams, counts):
             if "step" in fields:
                 count = fields["step"].astype(jnp.int32)
             updates, new = tx.update(grad, HyperparamsState(count, group_hyperparams, inner_state), param)
-            new_data[-1].append(apply_updates(param, updates))
-            new_states[-1].append({**fields, **_torch_fields(new.inner_state, param)})
+            new_param, new_fields = apply_updates(param, updates), {**fields, **_torch_fields(new.inner_state, param)}
+            if layout is not None:  # all-gather the new param; the state stays partitioned
+                new_fields = {
+                    k: constrain(v, layout[1]) if v.shape == param.shape else v for k, v in new_fields.items()
+                }
+                new_param = constrain(new_param, layout[0])
+            new_data[-1].append(new_param)
+            new_states[-1].append(new_fields)
     return new_data, new_states
+
+
+def _constrain_dense(grad: Any, sharding: jax.sharding.Sharding) -> Any:
+    """A dense grad laid out as ``sharding``; a sparse one (SparseAdam's BCOO) as it is."""
+    return constrain(grad, sharding) if isinstance(grad, jax.Array) else grad
 
 
 def _loaded_state(fields: Any, param: Parameter, template: Any, key: Any) -> dict[str, Any]:
@@ -570,6 +626,15 @@ def _check_grads(param_groups: list[dict[str, Any]]) -> None:
                 raise ValueError(f"the grad of {where} has shape {p.grad.shape}, but the parameter has shape {p.shape}")
 
 
+def _same_shape(value: Any, like: Any) -> bool:
+    return isinstance(value, jax.Array) and isinstance(like, jax.Array) and value.shape == like.shape
+
+
+def _moved(value: jax.Array, sharding: jax.sharding.Sharding) -> jax.Array:
+    """``value`` on ``sharding`` (itself if it is there already)."""
+    return value if value.sharding == sharding else jax.device_put(value, sharding)
+
+
 def _arrays(fields: dict[str, Any]) -> dict[str, jax.Array]:
     return {k: v for k, v in fields.items() if isinstance(v, jax.Array)}
 
@@ -589,9 +654,17 @@ def _argument_names(factory: Callable) -> tuple[str, ...]:
     return tuple(inspect.signature(factory).parameters)
 
 
-@functools.lru_cache(maxsize=256)
 def _device_scalar(value: float, dtype: Any) -> jax.Array:
-    """A number as a device array, cached: a transfer per step costs as much as a small update."""
+    """A number as a device array, cached: a transfer per step costs as much as a small update.
+
+    Cached per context mesh too: inside ``jax.set_mesh`` a new array lives on that mesh's devices.
+    """
+    return _cached_scalar(value, dtype, jax.sharding.get_mesh())
+
+
+@functools.lru_cache(maxsize=256)
+def _cached_scalar(value: float, dtype: Any, mesh: Any) -> jax.Array:
+    del mesh  # a cache key only
     return jnp.asarray(value, dtype)
 
 
