@@ -65,9 +65,14 @@ def per_param(
 
 
 def lerp(start: jax.Array, end: jax.Array, weight: jax.Array) -> jax.Array:
-    """torch.lerp's rounding: ``start + w (end - start)`` for ``|w| < 0.5``, else ``end - (end - start)(1 - w)``."""
-    diff = end - start
-    return jnp.where(jnp.abs(weight) < 0.5, start + weight * diff, end - diff * (1 - weight))
+    """torch.lerp's rounding: ``start + w (end - start)`` for ``|w| < 0.5``, else ``end - (end - start)(1 - w)``.
+
+    Written as one multiply-add whose base and coefficient are chosen by ``|w| < 0.5``:
+    ``end + (w - 1) diff`` rounds exactly as ``end - diff (1 - w)`` (negation is exact), and
+    the parameter-sized work is one subtract, select, multiply and add.
+    """
+    small = jnp.abs(weight) < 0.5
+    return jnp.where(small, start, end) + jnp.where(small, weight, weight - 1) * (end - start)
 
 
 def maximize_and_decay(grad: jax.Array, param: jax.Array, weight_decay: jax.Array, maximize: bool) -> jax.Array:
