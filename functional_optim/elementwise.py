@@ -75,20 +75,31 @@ def lerp(start: jax.Array, end: jax.Array, weight: jax.Array) -> jax.Array:
     return jnp.where(small, start, end) + jnp.where(small, weight, weight - 1) * (end - start)
 
 
-def maximize_and_decay(grad: jax.Array, param: jax.Array, weight_decay: jax.Array, maximize: bool) -> jax.Array:
-    """torch's gradient preamble: negate if ``maximize``, then add L2 decay ``weight_decay * param``."""
+def maximize_and_decay(grad: jax.Array, param: jax.Array, weight_decay: jax.Array | None, maximize: bool) -> jax.Array:
+    """torch's gradient preamble: negate if ``maximize``, then add L2 decay ``weight_decay * param``.
+
+    A None ``weight_decay`` (fixed at 0, see :func:`~functional_optim.hyperparams.algorithm_transform`)
+    adds nothing, as torch's ``if weight_decay != 0``.
+    """
     grad = -grad if maximize else grad
-    return grad + weight_decay * param
+    return grad if weight_decay is None else grad + weight_decay * param
 
 
 def decay_param_or_grad(
-    param: jax.Array, grad: jax.Array, weight_decay: jax.Array, decay_factor: jax.Array, decoupled: bool
+    param: jax.Array,
+    grad: jax.Array,
+    weight_decay: jax.Array | None,
+    decay_factor: jax.Array | None,
+    decoupled: bool,
 ) -> tuple[jax.Array, jax.Array]:
     """torch's two weight decays, returning ``(param, grad)``.
 
     Decoupled (AdamW style) scales the param by ``decay_factor`` (``1 - lr * weight_decay``);
-    otherwise L2 adds ``weight_decay * param`` to the grad.
+    otherwise L2 adds ``weight_decay * param`` to the grad. None (weight decay fixed at 0)
+    changes neither.
     """
+    if weight_decay is None:
+        return param, grad
     if decoupled:
         return param * decay_factor, grad
     return param, grad + weight_decay * param
@@ -113,15 +124,27 @@ def zeros_keepdims_like(x: jax.Array, axis: int) -> jax.Array:
     """Zeros shaped like a ``keepdims`` reduction of ``x`` over ``axis``, sharded like ``x`` on its other axes.
 
     For state holding a reduction of a parameter (Adafactor's row and column statistics), as
-    :func:`jax.numpy.zeros_like` is for state shaped like it: with ``x`` sharded over a mesh,
-    the zeros get ``x``'s PartitionSpec with ``axis`` unsharded, the sharding a jitted
+    :func:`jax.numpy.zeros_like` is for state shaped like it: the sharding a jitted
     ``mean(g, axis, keepdims=True)`` of a gradient sharded like ``x`` has, so the state keeps
-    one sharding from ``init`` on. Elsewhere (one device, or traced on a mesh with Auto axes)
-    it is ``jnp.zeros`` of that shape.
+    one sharding from ``init`` on (see :func:`zeros_placed_like`).
     """
     shape = list(jnp.shape(x))
     axis = axis % len(shape)
     shape[axis] = 1
+
+    def spec(entries: list) -> list:
+        return [None if i == axis else entry for i, entry in enumerate(entries)]
+
+    return zeros_placed_like(x, tuple(shape), spec)
+
+
+def zeros_placed_like(x: jax.Array, shape: tuple[int, ...], spec: Callable[[list], list]) -> jax.Array:
+    """Zeros of ``shape`` in ``x``'s dtype on ``x``'s mesh, with ``spec(entries of x's PartitionSpec)``.
+
+    ``spec`` gets ``x``'s PartitionSpec entries padded to ``x.ndim`` and returns the new array's.
+    Where ``x`` is not sharded (one device, replicated, or traced on a mesh with Auto axes,
+    whose sharding the trace does not know) it is ``jnp.zeros`` of that shape.
+    """
     dtype = jnp.result_type(x)
     try:
         sharding = x.sharding
@@ -129,9 +152,8 @@ def zeros_keepdims_like(x: jax.Array, axis: int) -> jax.Array:
         sharding = getattr(jax.typeof(x), "sharding", None)
     if not isinstance(sharding, NamedSharding) or all(entry is None for entry in sharding.spec):
         return jnp.zeros(shape, dtype)
-    entries = [*sharding.spec, *[None] * (len(shape) - len(sharding.spec))]
-    entries[axis] = None
-    placed = NamedSharding(sharding.mesh, PartitionSpec(*entries))
+    entries = [*sharding.spec, *[None] * (jnp.ndim(x) - len(sharding.spec))]
+    placed = NamedSharding(sharding.mesh, PartitionSpec(*spec(entries)))
     if isinstance(sharding.mesh, Mesh):  # a concrete array
         return jnp.zeros(shape, dtype, device=placed)
     return jnp.zeros(shape, dtype, out_sharding=placed)  # on the abstract mesh: works outside jax.set_mesh too

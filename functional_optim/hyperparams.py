@@ -75,6 +75,10 @@ def as_scalars(value: Hyperparam) -> Any:
     return jax.tree.map(as_scalar, value)
 
 
+def _is_python_zero(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value == 0
+
+
 def cast_like(number: jax.Array, hyperparam: jax.Array) -> jax.Array:
     """``number`` cast to ``hyperparam``'s dtype, for arithmetic that torch does in tensor dtype.
 
@@ -87,13 +91,22 @@ def cast_like(number: jax.Array, hyperparam: jax.Array) -> jax.Array:
     return number.astype(jnp.result_type(hyperparam))
 
 
-def _to_real(x: jax.Array) -> jax.Array:
+def decoupled_decay_factor(lr: jax.Array, weight_decay: jax.Array | None) -> jax.Array | None:
+    """``1 - lr * weight_decay``, the factor decoupled decay scales a parameter by (None for no decay).
+
+    In tensor arithmetic for a tensor ``lr`` (see :func:`cast_like`).
+    """
+    return None if weight_decay is None else 1 - lr * cast_like(weight_decay, lr)
+
+
+def to_real(x: jax.Array) -> jax.Array:
     """A complex array of shape S as a real one of shape S + (2,), as torch's view_as_real."""
     x = jnp.asarray(x)
     return jnp.stack([x.real, x.imag], axis=-1) if jnp.iscomplexobj(x) else x
 
 
-def _from_real(x: jax.Array, like: jax.Array) -> jax.Array:
+def from_real(x: jax.Array, like: jax.Array) -> jax.Array:
+    """The inverse of :func:`to_real`: ``x`` back as a complex array if ``like`` is complex, else unchanged."""
     return jax.lax.complex(x[..., 0], x[..., 1]) if jnp.iscomplexobj(like) else x
 
 
@@ -112,7 +125,8 @@ def _check_grads_match_params(name: str, grads: Updates, params: Params) -> None
             )
 
 
-def _check_floating(name: str, params: Params, supports_complex: bool) -> None:
+def check_floating(name: str, params: Params, supports_complex: bool) -> None:
+    """Raises TypeError, naming ``name`` and the leaf, for a param that is not floating (or complex, unsupported)."""
     for path, p in jax.tree_util.tree_leaves_with_path(params):
         dtype = jnp.result_type(p)
         where = jax.tree_util.keystr(path) or "the root"
@@ -131,6 +145,7 @@ def algorithm_transform(
     *,
     supports_complex: bool = True,
     prepare_grads: Callable[[Updates, Params], Any] | None = None,
+    skipped_at_zero: tuple[str, ...] = (),
 ) -> GradientTransformation:
     """Builds an algorithm's :class:`GradientTransformation` from its hyperparameter-explicit maths.
 
@@ -146,12 +161,18 @@ def algorithm_transform(
       prepare_grads: for gradients that are not dense arrays (SparseAdam's BCOO):
         ``prepare_grads(grads, params) -> grads`` checks them against the params and returns
         what ``step_fn`` receives, in place of the default structure/shape check and real view.
+      skipped_at_zero: hyperparameters whose term torch skips when they are 0 (``if
+        weight_decay != 0``). Given as the Python number 0, such a hyperparameter is fixed: it
+        is None in the state and in what ``step_fn`` receives, which leaves its term out of the
+        compiled step (for L2 decay, a read of every parameter), and :func:`set_hyperparams`
+        refuses to change it. Given as an array or a schedule, it stays changeable.
 
     The transform's updates are ``new_params - params``, so :func:`apply_updates` gives
     torch's parameters back (exactly, whenever a step changes a parameter by less than half
     of its magnitude).
     """
     schedules = {k: v for k, v in hyperparams.items() if any(callable(leaf) for leaf in jax.tree.leaves(v))}
+    fixed = {k: None for k in skipped_at_zero if _is_python_zero(hyperparams[k])}
 
     def evaluate(value: Hyperparam, count: jax.Array) -> Any:
         """A hyperparameter (a schedule, or a tuple holding some) at ``count``."""
@@ -161,28 +182,28 @@ def algorithm_transform(
         return {k: evaluate(schedules[k], count) if k in schedules else v for k, v in values.items()}
 
     def init(params: Params) -> HyperparamsState:
-        _check_floating(name, params, supports_complex)
+        check_floating(name, params, supports_complex)
         count = jnp.zeros((), jnp.int32)
         values = current_hyperparams(
-            {k: None if k in schedules else as_scalars(v) for k, v in hyperparams.items()}, count
+            {k: None if k in schedules or k in fixed else as_scalars(v) for k, v in hyperparams.items()}, count
         )
-        return HyperparamsState(count, values, init_fn(jax.tree.map(_to_real, params), values))
+        return HyperparamsState(count, values, init_fn(jax.tree.map(to_real, params), values))
 
     def update(
         grads: Updates, state: HyperparamsState, params: Params | None = None
     ) -> tuple[Updates, HyperparamsState]:
         if params is None:
             raise ValueError(f"{name}: update needs the current params (update(grads, state, params))")
-        values = current_hyperparams(state.hyperparams, state.count)
-        real_params = jax.tree.map(_to_real, params)
+        values = {**current_hyperparams(state.hyperparams, state.count), **fixed}  # fixed even if given
+        real_params = jax.tree.map(to_real, params)
         if prepare_grads is not None:
             real_grads = prepare_grads(grads, real_params)
         else:
             _check_grads_match_params(name, grads, params)
-            real_grads = jax.tree.map(lambda g, p: _to_real(g).astype(p.dtype), grads, real_params)
+            real_grads = jax.tree.map(lambda g, p: to_real(g).astype(p.dtype), grads, real_params)
         new_real_params, inner_state = step_fn(real_grads, state.inner_state, real_params, values, state.count)
         updates = jax.tree.map(
-            lambda new, old: _from_real(new, old) - old,
+            lambda new, old: from_real(new, old) - old,
             new_real_params,
             jax.tree.map(jnp.asarray, params),
         )
@@ -199,8 +220,17 @@ def set_hyperparams(state: HyperparamsState, **values: Any) -> HyperparamsState:
 
     Raises:
       KeyError: for a name that is not one of the algorithm's numeric hyperparameters.
+      ValueError: for one fixed at 0 when the transform was built (see ``skipped_at_zero`` in
+        :func:`algorithm_transform`).
     """
     unknown = set(values) - set(state.hyperparams)
     if unknown:
         raise KeyError(f"unknown hyperparameters {sorted(unknown)}; this state has {sorted(state.hyperparams)}")
+    fixed = sorted(k for k in values if state.hyperparams[k] is None)
+    if fixed:
+        raise ValueError(
+            f"{fixed} were given as 0 when the transform was built, which leaves their term out of the compiled "
+            f"step, as torch skips it; to change them between steps, build the transform with an array "
+            f"({fixed[0]}=jnp.asarray(0.0)) or a schedule"
+        )
     return state._replace(hyperparams={**state.hyperparams, **{k: as_scalars(v) for k, v in values.items()}})

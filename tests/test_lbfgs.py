@@ -16,6 +16,7 @@ import pytest
 from absl.testing import parameterized
 
 import functional_optim as fo
+from functional_optim.algorithms.lbfgs import flatten_vectors, unflatten_vectors
 from tests.algorithm_table import TorchTensor
 from tests.make_lbfgs_golden import CASES, GOLDEN_PATH, PROBLEMS, Case
 
@@ -76,7 +77,8 @@ def jax_run(case: Case, wrap=jax.jit) -> dict[str, np.ndarray]:
     run = {k: np.asarray(v) for k, v in run.items()}
     inner = state.inner_state
     run.update(zip(("old_dirs", "old_stps", "ro"), (np.asarray(v) for v in inner.history())))
-    run.update({k: np.asarray(getattr(inner, k)) for k in ("d", "t", "H_diag", "prev_flat_grad", "prev_loss")})
+    run.update({k: np.asarray(getattr(inner, k)) for k in ("t", "H_diag", "prev_loss")})
+    run.update({k: np.asarray(flatten_vectors(getattr(inner, k))) for k in ("d", "prev_flat_grad")})
     return run
 
 
@@ -191,6 +193,31 @@ def test_step_returns_the_loss_at_the_incoming_params():
 def test_state_fields_are_torchs_state_keys_in_order():
     torch_keys = ("func_evals", "n_iter", "al", "d", "t", "old_dirs", "old_stps", "ro", "H_diag")
     assert fo.LBFGSState._fields[: len(torch_keys) + 2] == (*torch_keys, "prev_flat_grad", "prev_loss")
+
+
+def test_state_vectors_are_trees_like_the_params_in_torchs_flat_dtype():
+    # No flat vector is ever built in a step (a sharded leaf keeps its sharding); the state's
+    # vectors are the params' real views in their promoted dtype, as torch's flat vector.
+    params = {"w": jnp.ones((2, 3), jnp.float32), "z": jnp.asarray([1 + 2j, 3 - 1j], jnp.complex128)}
+    tx = fo.lbfgs(history_size=4, max_iter=3)
+    _, state, _ = tx.step(lambda p: jnp.sum(p["w"] ** 2) + jnp.sum(jnp.abs(p["z"]) ** 2), tx.init(params), params)
+    inner = state.inner_state
+    shapes = {"w": (2, 3), "z": (2, 2)}
+    for field in (inner.d, inner.prev_flat_grad):
+        assert {k: (v.shape, v.dtype) for k, v in field.items()} == {k: (s, jnp.float64) for k, s in shapes.items()}
+    assert {k: v.shape for k, v in inner.old_dirs.items()} == {k: (4, *s) for k, s in shapes.items()}
+    flat = flatten_vectors(inner.d)
+    np.testing.assert_array_equal(flat[:6], np.ravel(inner.d["w"]))
+    np.testing.assert_array_equal(flat[6:], np.ravel(inner.d["z"]))  # real, imag interleaved
+    chex.assert_trees_all_equal(unflatten_vectors(flat, params), inner.d)
+    rings = flatten_vectors(inner.old_stps, 1)
+    assert rings.shape == (4, 10)
+    chex.assert_trees_all_equal(unflatten_vectors(rings, params), inner.old_stps)
+
+
+def test_empty_params_raise_torchs_error():
+    with pytest.raises(ValueError, match="optimizer got an empty parameter list"):
+        fo.lbfgs().init({})
 
 
 def test_live_state_keys_are_torchs():

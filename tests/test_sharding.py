@@ -40,13 +40,6 @@ XLA_FLAGS = " ".join(
     )
 )
 
-# Breakages in algorithm modules, reported to their owners. strict: once fixed, the test fails
-# until its entry here is removed.
-KNOWN_FAILURES = {
-    ("lbfgs", "1d-explicit"): "lbfgs.py ravels the params into one vector: reshaping an Explicit-sharded array fails",
-    ("lbfgs", "2d-auto"): "lbfgs.py unravels its flat vector into params that XLA replicates",
-}
-
 MESH_CASES = [(name, case.label) for case in checks.CASES if not case.zero1 for name in checks.algorithm_names()]
 ZERO1_CASES = [
     (name, case.label)
@@ -57,17 +50,7 @@ ZERO1_CASES = [
 
 
 def _params(cases: list[tuple[str, str]]) -> list:
-    return [
-        pytest.param(
-            name,
-            label,
-            id=f"{name}-{label}",
-            marks=[pytest.mark.xfail(reason=KNOWN_FAILURES[name, label], strict=True)]
-            if (name, label) in KNOWN_FAILURES
-            else [],
-        )
-        for name, label in cases
-    ]
+    return [pytest.param(name, label, id=f"{name}-{label}") for name, label in cases]
 
 
 def _subprocess_env() -> dict[str, str]:

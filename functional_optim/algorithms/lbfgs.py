@@ -2,8 +2,8 @@ r"""L-BFGS with an optional strong-Wolfe line search, as ``torch.optim.LBFGS``.
 
 One call of ``step`` does what one ``torch.optim.LBFGS.step(closure)`` does: up to
 ``max_iter`` iterations and ``max_eval`` evaluations of the objective :math:`f`, over all the
-parameters flattened into one vector :math:`\theta` (complex leaves as their real and
-imaginary parts, as torch's ``view_as_real``):
+parameters as one vector :math:`\theta` (complex leaves as their real and imaginary parts, as
+torch's ``view_as_real``):
 
 .. math::
 
@@ -48,6 +48,13 @@ fixed-size ring of ``history_size`` rows, so a jitted step compiles once for a w
     for _ in range(100):
         params, state, loss = step(loss_fn, state, params, x, y)
 
+torch concatenates the parameters into one flat vector; here every vector (:math:`\theta`,
+:math:`g`, :math:`d`, the stored pairs) is a tree shaped like the params and is never
+concatenated, so on a mesh each leaf keeps its parameter's sharding (the memory rings too, with
+a leading axis of ``history_size``) and a dot product is each leaf's sum of products, the leaves'
+sums added in order. :func:`flatten_vectors` and :func:`unflatten_vectors` convert the state's
+vectors to and from torch's flat layout.
+
 ``lr``, ``tolerance_grad`` and ``tolerance_change`` live in the state like every algorithm's
 hyperparameters (``fo.set_hyperparams(state, lr=0.5)``, or a schedule evaluated at the step
 count); ``max_iter``, ``max_eval``, ``history_size`` and ``line_search_fn`` shape the
@@ -73,14 +80,16 @@ transform is built (torch raises it at the first step that reaches a line search
 (torch fails at its first memory update with ``history_size=0``); a line search left with
 fewer than 0 evaluations (``max_eval`` below the evaluations already made) takes one trial
 step like one left with 0, where torch fails. Dot products and sums are not added in the
-order of torch's (MKL's), so iterates agree to rounding; on ill-conditioned problems such as
-Rosenbrock's valley L-BFGS amplifies those last-bit differences from one iteration to the next.
+order of torch's (MKL's, over the flat vector), so iterates agree to rounding; on
+ill-conditioned problems such as Rosenbrock's valley L-BFGS amplifies those last-bit
+differences from one iteration to the next.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 import operator
 from collections.abc import Callable
 from typing import Any, NamedTuple
@@ -89,16 +98,16 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
-from jax.flatten_util import ravel_pytree
 
+from functional_optim.elementwise import zeros_placed_like
 from functional_optim.hyperparams import (
     Hyperparam,
     HyperparamsState,
-    _check_floating,
-    _from_real,
-    _to_real,
     as_scalars,
+    check_floating,
+    from_real,
     scalar_dtype,
+    to_real,
 )
 from functional_optim.transform import Params
 from functional_optim.validation import check_lr, concrete_value
@@ -110,20 +119,24 @@ _LINE_SEARCH_TOLERANCE_CHANGE = 1e-9
 
 
 class LBFGSState(NamedTuple):
-    """torch's L-BFGS state over the flat parameter vector, in torch's key order, plus the ring's bookkeeping.
+    """torch's L-BFGS state, in torch's key order, plus the ring's bookkeeping.
+
+    A *vector* is a tree like the params whose leaves are the params' real views (complex
+    leaves with a trailing axis of 2), all in one dtype (the params' promoted, as torch's flat
+    vector's); a *ring* is a vector whose leaves have a leading axis of ``history_size``.
 
     Attributes:
       func_evals: int32, evaluations of the objective over all steps.
       n_iter: int32, iterations over all steps.
       al: ``(history_size,)``, the two-loop coefficients of the last direction (torch's
         scratch list ``al``; entry ``i`` belongs to the ``i``-th oldest pair).
-      d: ``(n,)``, the last search direction.
+      d: a vector, the last search direction.
       t: the last step length, in the scalar dtype.
-      old_dirs: ``(history_size, n)``, the stored gradient differences :math:`y`, a ring.
-      old_stps: ``(history_size, n)``, the stored steps :math:`s`, a ring.
+      old_dirs: a ring, the stored gradient differences :math:`y`.
+      old_stps: a ring, the stored steps :math:`s`.
       ro: ``(history_size,)``, :math:`1/y^\\top s` of each stored pair, a ring.
       H_diag: :math:`y^\\top s / y^\\top y` of the newest pair (1 before any pair).
-      prev_flat_grad: ``(n,)``, the gradient at the start of the last iteration.
+      prev_flat_grad: a vector, the gradient at the start of the last iteration.
       prev_loss: the loss at the start of the last iteration, in the scalar dtype.
       history_len: int32, how many pairs are stored (torch's ``len(old_dirs)``).
       history_start: int32, the ring row of the oldest pair: pair ``i`` (oldest first) is row
@@ -133,13 +146,13 @@ class LBFGSState(NamedTuple):
     func_evals: jax.Array
     n_iter: jax.Array
     al: jax.Array
-    d: jax.Array
+    d: Params
     t: jax.Array
-    old_dirs: jax.Array
-    old_stps: jax.Array
+    old_dirs: Params
+    old_stps: Params
     ro: jax.Array
     H_diag: jax.Array
-    prev_flat_grad: jax.Array
+    prev_flat_grad: Params
     prev_loss: jax.Array
     history_len: jax.Array
     history_start: jax.Array
@@ -147,10 +160,11 @@ class LBFGSState(NamedTuple):
     def history(self) -> tuple[jax.Array, jax.Array, jax.Array]:
         """``(old_dirs, old_stps, ro)`` oldest first with only the stored pairs, as torch's lists.
 
-        Not for use under ``jit`` (the result's length is the stored count).
+        ``old_dirs`` and ``old_stps`` come in torch's flat layout, one row per pair. Not for use
+        under ``jit`` (the result's length is the stored count).
         """
         rows = (int(self.history_start) + np.arange(int(self.history_len))) % self.ro.shape[0]
-        return self.old_dirs[rows], self.old_stps[rows], self.ro[rows]
+        return flatten_vectors(self.old_dirs, 1)[rows], flatten_vectors(self.old_stps, 1)[rows], self.ro[rows]
 
 
 class LBFGSTransformation(NamedTuple):
@@ -329,6 +343,86 @@ def _py_min(a: _Number, b: _Number) -> _Number:
 
 
 # ----------------------------------------------------------------------------------------------
+# vectors: trees shaped like the params, each leaf keeping its sharding
+# ----------------------------------------------------------------------------------------------
+
+
+def _vectors(params: Params) -> Params:
+    """The params as a vector: their real views, in their promoted dtype (torch's flat vector's)."""
+    real = jax.tree.map(to_real, params)
+    dtype = jnp.result_type(*jax.tree.leaves(real))
+    return jax.tree.map(lambda x: x.astype(dtype), real)
+
+
+def _dot(a: Params, b: Params) -> jax.Array:
+    """torch's ``flat_a.dot(flat_b)``: each leaf's sum of products, the leaves' sums added in order."""
+    return functools.reduce(operator.add, [jnp.sum(x * y) for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b))])
+
+
+def _abs_sum(v: Params) -> jax.Array:
+    return functools.reduce(operator.add, [jnp.sum(jnp.abs(x)) for x in jax.tree.leaves(v)])
+
+
+def _abs_max(v: Params) -> jax.Array:
+    return functools.reduce(jnp.maximum, [jnp.max(jnp.abs(x), initial=0) for x in jax.tree.leaves(v)])
+
+
+def _axpy(alpha: jax.Array, x: Params, y: Params) -> Params:
+    """``y + alpha * x``, torch's ``y.add(x, alpha=alpha)``."""
+    return jax.tree.map(lambda x, y: y + alpha * x, x, y)
+
+
+def _scale(v: Params, alpha: jax.Array) -> Params:
+    return jax.tree.map(lambda x: x * alpha, v)
+
+
+def _where(condition: jax.Array, a: Params, b: Params) -> Params:
+    return jax.tree.map(lambda a, b: jnp.where(condition, a, b), a, b)
+
+
+def _stack(a: Params, b: Params) -> Params:
+    """A ring of two rows, ``a`` and ``b``."""
+    return jax.tree.map(lambda a, b: jnp.stack([a, b]), a, b)
+
+
+def _row(ring: Params, i: jax.Array) -> Params:
+    return jax.tree.map(lambda r: lax.dynamic_index_in_dim(r, i, keepdims=False), ring)
+
+
+def _set_row(ring: Params, i: jax.Array, v: Params) -> Params:
+    return jax.tree.map(lambda r, x: lax.dynamic_update_index_in_dim(r, x, i, 0), ring, v)
+
+
+def _zeros_ring(x: jax.Array, rows: int) -> jax.Array:
+    """Zeros of shape ``(rows, *x.shape)``, sharded like ``x`` on its axes (as ``zeros_like`` for a ring)."""
+    return zeros_placed_like(x, (rows, *jnp.shape(x)), lambda entries: [None, *entries])
+
+
+def flatten_vectors(vectors: Params, batch_dims: int = 0) -> jax.Array:
+    """A vector of :class:`LBFGSState` (``d``, ``prev_flat_grad``) as torch's flat vector.
+
+    With ``batch_dims=1``, a ring (``old_dirs``, ``old_stps``) as a ``(history_size, n)`` array
+    of flat rows. The leaves are concatenated in order, so use it outside a sharded step.
+    """
+    leaves = [
+        leaf.reshape(*leaf.shape[:batch_dims], math.prod(leaf.shape[batch_dims:])) for leaf in jax.tree.leaves(vectors)
+    ]
+    return jnp.concatenate(leaves, axis=-1)
+
+
+def unflatten_vectors(flat: jax.Array, params: Params) -> Params:
+    """The inverse of :func:`flatten_vectors`: torch's flat vector (or rows of them) as a vector of ``params``.
+
+    ``flat`` keeps its dtype; its axes before the last are kept as leading axes of every leaf.
+    """
+    shapes = jax.eval_shape(lambda p: jax.tree.map(to_real, p), params)
+    sizes = [math.prod(leaf.shape) for leaf in jax.tree.leaves(shapes)]
+    pieces = jnp.split(flat, np.cumsum(sizes)[:-1].tolist(), axis=-1) if sizes else []
+    leaves = [piece.reshape(*flat.shape[:-1], *leaf.shape) for piece, leaf in zip(pieces, jax.tree.leaves(shapes))]
+    return jax.tree.unflatten(jax.tree.structure(shapes), leaves)
+
+
+# ----------------------------------------------------------------------------------------------
 # the line search
 # ----------------------------------------------------------------------------------------------
 
@@ -363,9 +457,9 @@ def _strong_wolfe(evaluate, t, d, f, g, gtd, max_ls):
     ``f``, ``g``, ``gtd`` are the loss, gradient and directional derivative at ``x``.
     """
     c1, c2, tolerance_change = _C1, _C2, _LINE_SEARCH_TOLERANCE_CHANGE
-    d_norm = t.tensor(jnp.max(jnp.abs(d)))
+    d_norm = t.tensor(_abs_max(d))
     f_new, g_new = evaluate(t)
-    gtd_new = t.tensor(g_new @ d)
+    gtd_new = t.tensor(_dot(g_new, d))
 
     # Bracketing: grow the step until [t_prev, t] brackets a point satisfying the conditions.
     # The state is (ls_iter, t, f_new, g_new, gtd_new, t_prev, f_prev, g_prev, gtd_prev).
@@ -381,7 +475,7 @@ def _strong_wolfe(evaluate, t, d, f, g, gtd, max_ls):
         max_step = t * 10
         t_next = _cubic_interpolate(t_prev, f_prev, gtd_prev, t, f_new, gtd_new, bounds=(min_step, max_step))
         f_next, g_next = evaluate(t_next)
-        return (ls_iter + 1, t_next, f_next, g_next, t.tensor(g_next @ d), t, f_new, g_new, gtd_new)
+        return (ls_iter + 1, t_next, f_next, g_next, t.tensor(_dot(g_next, d)), t, f_new, g_new, gtd_new)
 
     start = (jnp.zeros((), jnp.int32), t, f_new, g_new, gtd_new, t.lift(0), f, g, gtd)
     c = lax.while_loop(lambda c: (c[0] < max_ls) & (bracket_outcome(c) == 0), extrapolate, start)
@@ -393,7 +487,7 @@ def _strong_wolfe(evaluate, t, d, f, g, gtd, max_ls):
     done = ~at_limit & (bracket_outcome(c) == 2)
     bracket = _Number.stack(_Number.where(at_limit, t.lift(0), _Number.where(done, t, t_prev)), t)
     bracket_f = _Number.stack(_Number.where(at_limit, f, _Number.where(done, f_new, f_prev)), f_new)
-    bracket_g = jnp.stack([jnp.where(at_limit, g, jnp.where(done, g_new, g_prev)), g_new])
+    bracket_g = _stack(_where(at_limit, g, _where(done, g_new, g_prev)), g_new)
     bracket_gtd = _Number.stack(_Number.where(at_limit, gtd, _Number.where(done, gtd_new, gtd_prev)), gtd_new)
     low = jnp.where(bracket_f[0] <= bracket_f[1], 0, 1)
 
@@ -419,25 +513,25 @@ def _strong_wolfe(evaluate, t, d, f, g, gtd, max_ls):
         insuf_progress = near_end & ~move
 
         f_new, g_new = evaluate(t)
-        gtd_new = t.tensor(g_new @ d)
+        gtd_new = t.tensor(_dot(g_new, d))
         too_high = (f_new > f + c1 * t * gtd) | (f_new >= bracket_f[low])
         done = ~too_high & (abs(gtd_new) <= -c2 * gtd)
         # A low point whose slope points away from the high end: the old low becomes the high end.
         flip = ~too_high & ~done & (gtd_new * (bracket[high] - bracket[low]) >= 0)
         bracket = bracket.set(high, _Number.where(flip, bracket[low], bracket[high]))
         bracket_f = bracket_f.set(high, _Number.where(flip, bracket_f[low], bracket_f[high]))
-        bracket_g = bracket_g.at[high].set(jnp.where(flip, bracket_g[low], bracket_g[high]))
+        bracket_g = _set_row(bracket_g, high, _where(flip, _row(bracket_g, low), _row(bracket_g, high)))
         bracket_gtd = bracket_gtd.set(high, _Number.where(flip, bracket_gtd[low], bracket_gtd[high]))
         # The new point replaces the high end if it is too high, else the low end.
         at = jnp.where(too_high, high, low)
         bracket, bracket_f = bracket.set(at, t), bracket_f.set(at, f_new)
-        bracket_g, bracket_gtd = bracket_g.at[at].set(g_new), bracket_gtd.set(at, gtd_new)
+        bracket_g, bracket_gtd = _set_row(bracket_g, at, g_new), bracket_gtd.set(at, gtd_new)
         low = jnp.where(too_high, jnp.where(bracket_f[0] <= bracket_f[1], 0, 1), low)
         return ls_iter + 1, done, insuf_progress, low, bracket, bracket_f, bracket_g, bracket_gtd
 
     start = (ls_iter, done, jnp.zeros((), bool), low, bracket, bracket_f, bracket_g, bracket_gtd)
     ls_iter, _, _, low, bracket, bracket_f, bracket_g, _ = lax.while_loop(zooming, zoom, start)
-    return bracket_f[low], bracket_g[low], bracket[low], ls_iter + 1
+    return bracket_f[low], _row(bracket_g, low), bracket[low], ls_iter + 1
 
 
 # ----------------------------------------------------------------------------------------------
@@ -453,26 +547,26 @@ def _two_loop(g, old_dirs, old_stps, ro, history_len, history_start, H_diag, al)
         q, al = carry
         i = history_len - 1 - j
         row = (history_start + i) % m
-        al_i = (old_stps[row] @ q) * ro[row]
-        return q + (-al_i) * old_dirs[row], al.at[i].set(al_i)
+        al_i = _dot(_row(old_stps, row), q) * ro[row]
+        return _axpy(-al_i, _row(old_dirs, row), q), al.at[i].set(al_i)
 
-    q, al = lax.fori_loop(0, history_len, newest_to_oldest, (-g, al))
+    q, al = lax.fori_loop(0, history_len, newest_to_oldest, (jax.tree.map(operator.neg, g), al))
 
     def oldest_to_newest(i, r):
         row = (history_start + i) % m
-        be_i = (old_dirs[row] @ r) * ro[row]
-        return r + (al[i] - be_i) * old_stps[row]
+        be_i = _dot(_row(old_dirs, row), r) * ro[row]
+        return _axpy(al[i] - be_i, _row(old_stps, row), r)
 
-    return lax.fori_loop(0, history_len, oldest_to_newest, q * H_diag), al
+    return lax.fori_loop(0, history_len, oldest_to_newest, _scale(q, H_diag)), al
 
 
 class _Loop(NamedTuple):
     """The outer loop's carry: the state, the current point and the step's counters."""
 
     state: LBFGSState
-    x: jax.Array
+    x: Params
     loss: jax.Array
-    g: jax.Array
+    g: Params
     n: jax.Array
     current_evals: jax.Array
     stop: jax.Array
@@ -481,21 +575,24 @@ class _Loop(NamedTuple):
 def _lbfgs_step(
     evaluate, x, state, *, lr, lr_is_tensor, tolerance_grad, tolerance_change, max_iter, max_eval, strong_wolfe
 ):
-    """One torch ``LBFGS.step``; ``evaluate(x) -> (loss, flat_grad)``. Returns ``(x, state, first loss)``."""
+    """One torch ``LBFGS.step`` from the vector ``x``; ``evaluate(x) -> (loss, grad)``.
+
+    Returns ``(x, state, the first loss)``.
+    """
+    dtype = jax.tree.leaves(x)[0].dtype
     # The dtypes of the 0-d tensors torch's arithmetic meets: the params', and an array lr's
     # (torch's Tensor lr) with its promotion against the params'.
     lr_is_tensor = lr_is_tensor or lr.dtype != scalar_dtype()
-    dtypes = _number_dtypes(x.dtype, lr.dtype if lr_is_tensor else None)
+    dtypes = _number_dtypes(dtype, lr.dtype if lr_is_tensor else None)
     one = _Number(jnp.ones((), dtypes[0]), jnp.zeros((), jnp.int32), dtypes)
     lr = one.tensor(lr) if lr_is_tensor else one.lift(lr)
 
     def max_abs(v):
-        return one.tensor(jnp.max(jnp.abs(v)))
+        return one.tensor(_abs_max(v))
 
     def move(x, t, d):  # torch's _add_grad: p += t * d, t cast to the params' dtype
-        return x + t.astype(x.dtype) * d
+        return _axpy(t.astype(dtype), d, x)
 
-    dtype = x.dtype
     orig_loss, g = evaluate(x)
     loss = orig_loss.astype(scalar_dtype())
     state = state._replace(func_evals=state.func_evals + 1)
@@ -507,24 +604,24 @@ def _lbfgs_step(
         m = s.ro.shape[0]
 
         # The memory update, skipped on the first iteration ever and when y.s <= 1e-10.
-        y = g - s.prev_flat_grad
-        step = s.d * s.t.astype(dtype)
-        ys = y @ step
+        y = jax.tree.map(operator.sub, g, s.prev_flat_grad)
+        step = _scale(s.d, s.t.astype(dtype))
+        ys = _dot(y, step)
         store = ~first & (one.tensor(ys) > 1e-10)
         full = s.history_len == m
         row = (s.history_start + s.history_len) % m
-        old_dirs = s.old_dirs.at[row].set(jnp.where(store, y, s.old_dirs[row]))
-        old_stps = s.old_stps.at[row].set(jnp.where(store, step, s.old_stps[row]))
+        old_dirs = _set_row(s.old_dirs, row, _where(store, y, _row(s.old_dirs, row)))
+        old_stps = _set_row(s.old_stps, row, _where(store, step, _row(s.old_stps, row)))
         ro = s.ro.at[row].set(jnp.where(store, 1 / ys, s.ro[row]))
         history_start = jnp.where(store & full, (s.history_start + 1) % m, s.history_start)
         history_len = jnp.where(first, 0, jnp.where(store & ~full, s.history_len + 1, s.history_len))
-        H_diag = jnp.where(first, jnp.ones_like(s.H_diag), jnp.where(store, ys / (y @ y), s.H_diag))
+        H_diag = jnp.where(first, jnp.ones_like(s.H_diag), jnp.where(store, ys / _dot(y, y), s.H_diag))
         r, al = _two_loop(g, old_dirs, old_stps, ro, history_len, history_start, H_diag, s.al)
-        d = jnp.where(first, -g, r)
+        d = _where(first, jax.tree.map(operator.neg, g), r)
 
         prev_flat_grad, prev_loss = g, loss
-        t = _Number.where(first, _py_min(one, 1.0 / one.tensor(jnp.sum(jnp.abs(g)))) * lr, lr)
-        gtd = one.tensor(g @ d)
+        t = _Number.where(first, _py_min(one, 1.0 / one.tensor(_abs_sum(g))) * lr, lr)
+        gtd = one.tensor(_dot(g, d))
         descent = ~(gtd > -tolerance_change)
 
         def take_step(x, loss, g, t):
@@ -559,7 +656,7 @@ def _lbfgs_step(
             | (n == max_iter)
             | (current_evals >= max_eval)
             | opt_cond
-            | (max_abs(d * t.astype(dtype)) <= tolerance_change)
+            | (max_abs(_scale(d, t.astype(dtype))) <= tolerance_change)
             | (abs(one.lift(loss) - prev_loss) < tolerance_change)
         )
         state = LBFGSState(
@@ -650,14 +747,12 @@ def lbfgs(
     def current_hyperparams(values: dict[str, Any], count: jax.Array) -> dict[str, Any]:
         return {k: as_scalars(schedules[k](count)) if k in schedules else v for k, v in values.items()}
 
-    def flatten(params: Params) -> tuple[jax.Array, Callable[[jax.Array], Params]]:
-        flat, unravel = ravel_pytree(jax.tree.map(_to_real, params))
-        return flat, lambda x: jax.tree.map(_from_real, unravel(x), params)
-
     def init(params: Params) -> HyperparamsState:
-        _check_floating("LBFGS", params, supports_complex=True)
-        flat, _ = flatten(params)
-        n, dtype, m = flat.size, flat.dtype, history_size
+        check_floating("LBFGS", params, supports_complex=True)
+        if not jax.tree.leaves(params):
+            raise ValueError("optimizer got an empty parameter list (LBFGS's params have no leaves)")
+        x, m = _vectors(params), history_size
+        dtype = jax.tree.leaves(x)[0].dtype
 
         def zeros(shape=(), dtype=dtype):  # a fresh buffer per field, so the state can be donated
             return jnp.zeros(shape, dtype)
@@ -666,13 +761,13 @@ def lbfgs(
             func_evals=zeros(dtype=jnp.int32),
             n_iter=zeros(dtype=jnp.int32),
             al=zeros(m),
-            d=zeros(n),
+            d=jax.tree.map(jnp.zeros_like, x),
             t=zeros(dtype=scalar_dtype()),
-            old_dirs=zeros((m, n)),
-            old_stps=zeros((m, n)),
+            old_dirs=jax.tree.map(lambda v: _zeros_ring(v, m), x),
+            old_stps=jax.tree.map(lambda v: _zeros_ring(v, m), x),
             ro=zeros(m),
             H_diag=jnp.ones((), dtype),
-            prev_flat_grad=zeros(n),
+            prev_flat_grad=jax.tree.map(jnp.zeros_like, x),
             prev_loss=zeros(dtype=scalar_dtype()),
             history_len=zeros(dtype=jnp.int32),
             history_start=zeros(dtype=jnp.int32),
@@ -690,14 +785,16 @@ def lbfgs(
         incoming params (torch's return value).
         """
         values = current_hyperparams(state.hyperparams, state.count)
-        flat, to_params = flatten(params)
 
-        def evaluate(x: jax.Array) -> tuple[jax.Array, jax.Array]:
+        def to_params(x: Params) -> Params:  # each leaf back in its param's dtype, complex again
+            return jax.tree.map(lambda v, p: from_real(v.astype(jnp.finfo(jnp.result_type(p)).dtype), p), x, params)
+
+        def evaluate(x: Params) -> tuple[jax.Array, Params]:
             return jax.value_and_grad(lambda v: loss_fn(to_params(v), *args))(x)
 
-        new_flat, inner, loss = _lbfgs_step(
+        new_x, inner, loss = _lbfgs_step(
             evaluate,
-            flat,
+            _vectors(params),
             state.inner_state,
             lr=values["lr"],
             lr_is_tensor=lr_is_array,
@@ -707,6 +804,6 @@ def lbfgs(
             max_eval=max_eval,
             strong_wolfe=line_search_fn == "strong_wolfe",
         )
-        return to_params(new_flat), HyperparamsState(state.count + 1, values, inner), loss
+        return to_params(new_x), HyperparamsState(state.count + 1, values, inner), loss
 
     return LBFGSTransformation(init, step)

@@ -26,7 +26,7 @@ from functional_optim.optim.rmsprop import RMSprop
 from functional_optim.optim.rprop import Rprop
 from functional_optim.optim.sgd import SGD
 from functional_optim.optim.sparse_adam import SparseAdam
-from functional_optim.optim.zero1 import zero1
+from functional_optim.optim.zero_redundancy import zero1
 
 __all__ = [
     "ASGD",

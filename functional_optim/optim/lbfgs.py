@@ -33,8 +33,11 @@ Python float), ``old_dirs``, ``old_stps``, ``ro`` (lists, oldest first), ``H_dia
 or the int 1 before any curvature pair), ``prev_flat_grad`` and ``prev_loss`` (a float). The
 functional step works on fixed-size ring buffers; the wrapper keeps them between steps and
 updates torch's lists with the pairs each step adds, so the lists and the rings each hold the
-curvature pairs (twice torch's memory for them). A state edited by hand or loaded (from this
-library, or from torch with tensors as numpy arrays) is turned back into rings at the next step.
+curvature pairs (twice torch's memory for them). The functional state holds its vectors as
+lists shaped like the Parameters; the wrapper writes them into torch's flat layout
+(:func:`~functional_optim.algorithms.lbfgs.flatten_vectors`). A state edited by hand or loaded
+(from this library, or from torch with tensors as numpy arrays) is turned back into rings at
+the next step.
 
 Differences from torch: ``t`` is always a Python float (torch's is sometimes a 0-d tensor, of
 the same value); an unsupported ``line_search_fn`` raises torch's RuntimeError at construction
@@ -55,7 +58,13 @@ import jax.numpy as jnp
 import numpy as np
 from jax.experimental import io_callback, sparse
 
-from functional_optim.algorithms.lbfgs import LBFGSState, LBFGSTransformation, lbfgs
+from functional_optim.algorithms.lbfgs import (
+    LBFGSState,
+    LBFGSTransformation,
+    flatten_vectors,
+    lbfgs,
+    unflatten_vectors,
+)
 from functional_optim.hyperparams import Hyperparam, HyperparamsState, as_scalars, scalar_dtype
 from functional_optim.optim.optimizer import Optimizer
 from functional_optim.parameter import Parameter
@@ -78,7 +87,7 @@ class _Evaluation:
 class _Memory:
     """The functional state kept from the last step, valid while torch's state dict is untouched."""
 
-    key: tuple  # the compiled step's configuration and the flat vector's size and dtype
+    key: tuple  # the compiled step's configuration and the Parameters' shapes and dtypes
     snapshot: list[tuple[str, Any, tuple | None]]  # the state dict's values (and list items) it matches
     inner: LBFGSState  # donated to the next step
     history: tuple[int, int]  # (history_start, history_len) of ``inner``, on the host
@@ -140,10 +149,15 @@ class LBFGS(Optimizer):
         state.setdefault("n_iter", 0)
 
         values = [p.data for p in params]
-        size, dtype = _flat_size_and_dtype(values)
-        key = (group["max_iter"], group["max_eval"], group["history_size"], group["line_search_fn"], size, dtype)
+        key = (
+            group["max_iter"],
+            group["max_eval"],
+            group["history_size"],
+            group["line_search_fn"],
+            tuple((v.shape, jnp.dtype(v.dtype)) for v in values),
+        )
         run = self._run(group)
-        inner, history = self._take_memory(state, key, group["history_size"])
+        inner, history = self._take_memory(state, key, group["history_size"], values)
         hyperparams = self._device_hyperparams(group, scalar_dtype(), params)
         n_iter_before = state["n_iter"]
 
@@ -185,13 +199,14 @@ class LBFGS(Optimizer):
             self._runs[key] = jax.jit(functools.partial(_run_step, tx, self._loss_fn), donate_argnums=0)
         return self._runs[key]
 
-    def _take_memory(self, state: dict[str, Any], key: tuple, history_size: int) -> tuple[LBFGSState, tuple[int, int]]:
+    def _take_memory(
+        self, state: dict[str, Any], key: tuple, history_size: int, values: list[jax.Array]
+    ) -> tuple[LBFGSState, tuple[int, int]]:
         """The functional state for ``state``: the one kept from the last step if ``state`` is untouched."""
         memory, self._memory = self._memory, None  # donated by the step: never reused after it
         if memory is not None and memory.key == key and _matches(memory.snapshot, state):
             return memory.inner, memory.history
-        size, dtype = key[-2:]
-        return _state_from_torch(state, size, dtype, history_size), (0, len(state.get("old_dirs", ())))
+        return _state_from_torch(state, values, history_size), (0, len(state.get("old_dirs", ())))
 
     def _loaded_param_state(
         self, fields: Any, param: Parameter, group: dict[str, Any], key: Any, templates: dict[tuple, Any]
@@ -305,17 +320,22 @@ def _store(
     if state["n_iter"] >= 2:  # torch creates ``al`` at the first iteration after the very first
         al = list(_unstack(inner.al))
         state["al"] = al[:new_length] + [None] * (m - new_length)
-    state["d"] = jnp.copy(inner.d)  # copies: the functional state's buffers are donated next step
+    # Copies in torch's flat layout: the functional state's buffers are donated next step.
+    state["d"] = jnp.copy(flatten_vectors(inner.d))
     state["t"] = t
+    picked = np.asarray(new_rows, int)
     for name, ring in zip(_LISTS, (inner.old_dirs, inner.old_stps, inner.ro)):
-        new = [ring[row] for row in new_rows]
+        if name == "ro":
+            new = [ring[row] for row in new_rows]
+        else:  # the new pairs in torch's flat layout, one row each
+            new = list(flatten_vectors(jax.tree.map(lambda r: r[picked], ring), 1))
         if drop is None:
             state[name] = new
         else:
             del state[name][:drop]
             state[name].extend(new)
     state["H_diag"] = 1 if new_length == 0 else jnp.copy(inner.H_diag)
-    state["prev_flat_grad"] = jnp.copy(inner.prev_flat_grad)
+    state["prev_flat_grad"] = jnp.copy(flatten_vectors(inner.prev_flat_grad))
     state["prev_loss"] = prev_loss
 
 
@@ -340,8 +360,9 @@ def _matches(snapshot: list[tuple[str, Any, tuple | None]], state: dict[str, Any
     return True
 
 
-def _state_from_torch(state: dict[str, Any], size: int, dtype: np.dtype, history_size: int) -> LBFGSState:
+def _state_from_torch(state: dict[str, Any], values: list[jax.Array], history_size: int) -> LBFGSState:
     """The functional state (ring buffers, each field its own buffer) holding torch's dict ``state``."""
+    size, dtype = _flat_size_and_dtype(values)
     state = _checked_torch_state(state, size, dtype, history_size, "the first parameter")
     sd = scalar_dtype()
     pairs = len(state.get("old_dirs", ()))
@@ -350,8 +371,11 @@ def _state_from_torch(state: dict[str, Any], size: int, dtype: np.dtype, history
         buffer = jnp.zeros((history_size, *shape), dtype)
         return buffer.at[: len(items)].set(jnp.stack(items)) if items else buffer
 
-    def vector(name: str) -> jax.Array:
-        return jnp.array(state[name], dtype) if name in state else jnp.zeros(size, dtype)
+    def vector(name: str) -> Any:  # torch's flat vector as the functional state's tree
+        return unflatten_vectors(jnp.array(state[name], dtype) if name in state else jnp.zeros(size, dtype), values)
+
+    def vector_ring(name: str) -> Any:
+        return unflatten_vectors(ring(state.get(name, []), (size,)), values)
 
     al = [0 if v is None else v for v in state.get("al", [])[:history_size]]
     return LBFGSState(
@@ -360,8 +384,8 @@ def _state_from_torch(state: dict[str, Any], size: int, dtype: np.dtype, history
         al=ring([jnp.asarray(v, dtype) for v in al], ()),
         d=vector("d"),
         t=jnp.asarray(float(state.get("t", 0.0)), sd),
-        old_dirs=ring(state.get("old_dirs", []), (size,)),
-        old_stps=ring(state.get("old_stps", []), (size,)),
+        old_dirs=vector_ring("old_dirs"),
+        old_stps=vector_ring("old_stps"),
         ro=ring([jnp.asarray(v, dtype) for v in state.get("ro", [])], ()),
         H_diag=jnp.array(state.get("H_diag", 1), dtype),
         prev_flat_grad=vector("prev_flat_grad"),
