@@ -67,6 +67,44 @@ def test_changing_hyperparams_between_jitted_steps_does_not_recompile():
     assert len(traces) == 1
 
 
+# The algorithms whose L2 weight decay torch skips at 0 (``if weight_decay != 0``), with a config.
+L2_DECAY = [
+    ("sgd", {"momentum": 0.9}),
+    ("adam", {}),
+    ("adamax", {}),
+    ("adagrad", {}),
+    ("adadelta", {}),
+    ("rmsprop", {}),
+    ("asgd", {}),
+    ("nadam", {}),
+    ("radam", {}),
+]
+
+
+@pytest.mark.parametrize(("name", "config"), L2_DECAY, ids=[name for name, _ in L2_DECAY])
+def test_weight_decay_given_as_zero_is_left_out_as_torch_skips_it(name, config):
+    """An infinite parameter: torch skips ``grad + 0 * param``, so no NaN (``0 * inf``) enters the state.
+
+    (One step: the param itself becomes NaN, as its update is ``new - old``, ``inf - inf``.)
+    """
+    params = {"w": jnp.array([jnp.inf, 1.0, -2.0])}
+    tx = getattr(fo, name)(weight_decay=0.0, **config)
+    _, state = jax.jit(tx.update)({"w": jnp.array([0.5, 0.25, -1.0])}, tx.init(params), params)
+    assert not any(bool(jnp.any(jnp.isnan(leaf))) for leaf in jax.tree.leaves(state.inner_state))
+
+
+def test_a_fixed_zero_weight_decay_refuses_to_change_and_an_array_one_changes():
+    params = {"w": jnp.ones(3)}
+    with pytest.raises(ValueError, match=r"\['weight_decay'\] were given as 0 .*\(weight_decay=jnp.asarray\(0.0\)"):
+        fo.set_hyperparams(fo.adam().init(params), weight_decay=0.1)
+    changeable, decayed = fo.adam(weight_decay=jnp.asarray(0.0)), fo.adam(weight_decay=0.1)
+    state = fo.set_hyperparams(changeable.init(params), weight_decay=0.1)
+    grads = {"w": jnp.array([0.5, -0.25, 1.0])}
+    chex.assert_trees_all_close(
+        changeable.update(grads, state, params)[0], decayed.update(grads, decayed.init(params), params)[0]
+    )
+
+
 def test_schedule_as_lr_is_evaluated_at_the_update_count():
     tx = fo.sgd(lr=lambda count: 0.1 * (count + 1))
     params = jnp.zeros(())

@@ -93,4 +93,4 @@ def adadelta(
         return new_params, AdadeltaState(state.step + 1, square_avg, acc_delta)
 
     hyperparams = {"lr": lr, "rho": rho, "eps": eps, "weight_decay": weight_decay}
-    return algorithm_transform("Adadelta", init, step, hyperparams)
+    return algorithm_transform("Adadelta", init, step, hyperparams, skipped_at_zero=("weight_decay",))

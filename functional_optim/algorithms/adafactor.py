@@ -49,7 +49,13 @@ import jax
 import jax.numpy as jnp
 
 from functional_optim.elementwise import lerp, per_param, zeros_keepdims_like
-from functional_optim.hyperparams import Hyperparam, algorithm_transform, cast_like, scalar_dtype
+from functional_optim.hyperparams import (
+    Hyperparam,
+    algorithm_transform,
+    cast_like,
+    decoupled_decay_factor,
+    scalar_dtype,
+)
 from functional_optim.transform import GradientTransformation
 from functional_optim.validation import check_value
 
@@ -149,7 +155,7 @@ def adafactor(
         rho_is_lr = ~(cast_like(inv_sqrt_t, lr) < lr)
         scalars = {
             "w": t ** hyperparams["beta2_decay"].astype(sd),
-            "decay_factor": 1 - lr * cast_like(hyperparams["weight_decay"], lr),
+            "decay_factor": decoupled_decay_factor(lr, hyperparams["weight_decay"]),
             "eps1": eps1,
             "eps1_squared": eps1 * eps1,
         }
@@ -163,7 +169,8 @@ def adafactor(
         def one_param(s, param, grad, row_var, col_var, variance):
             grad = -grad if maximize else grad
             scale = _python_max(eps2, norm(param) / param.size**0.5)
-            param = param * s["decay_factor"]
+            if s["decay_factor"] is not None:
+                param = param * s["decay_factor"]
             if grad.ndim > 1:
                 row_var = lerp(row_var, mean_square(grad, -1), s["w"])
                 col_var = lerp(col_var, mean_square(grad, -2), s["w"])
@@ -186,4 +193,6 @@ def adafactor(
         return new_params, AdafactorState(step, row_var, col_var, variance)
 
     hyperparams = {"lr": lr, "beta2_decay": beta2_decay, "eps": tuple(eps), "d": d, "weight_decay": weight_decay}
-    return algorithm_transform("Adafactor", init, step, hyperparams, supports_complex=False)
+    return algorithm_transform(
+        "Adafactor", init, step, hyperparams, supports_complex=False, skipped_at_zero=("weight_decay",)
+    )

@@ -104,4 +104,4 @@ def adagrad(
         "weight_decay": weight_decay,
         "initial_accumulator_value": initial_accumulator_value,
     }
-    return algorithm_transform("Adagrad", init, step, hyperparams)
+    return algorithm_transform("Adagrad", init, step, hyperparams, skipped_at_zero=("weight_decay",))

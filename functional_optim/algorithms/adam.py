@@ -28,7 +28,13 @@ import jax
 import jax.numpy as jnp
 
 from functional_optim.elementwise import adam_moments, decay_param_or_grad, per_param
-from functional_optim.hyperparams import Hyperparam, algorithm_transform, cast_like, scalar_dtype
+from functional_optim.hyperparams import (
+    Hyperparam,
+    algorithm_transform,
+    cast_like,
+    decoupled_decay_factor,
+    scalar_dtype,
+)
 from functional_optim.transform import GradientTransformation
 from functional_optim.validation import check_betas, check_eps, check_lr, check_weight_decay
 
@@ -77,7 +83,7 @@ def _adam(name, lr, betas, eps, weight_decay, amsgrad, maximize, decoupled_weigh
         bias_correction1 = 1 - beta1**t
         bias_correction2 = 1 - beta2**t
         scalars = {
-            "decay_factor": 1 - lr * cast_like(weight_decay, lr),
+            "decay_factor": decoupled_decay_factor(lr, weight_decay),
             "weight_decay": weight_decay,
             "one_minus_beta1": 1 - beta1,
             "beta2": beta2,
@@ -108,7 +114,7 @@ def _adam(name, lr, betas, eps, weight_decay, amsgrad, maximize, decoupled_weigh
         return new_params, AdamState(step, exp_avg, exp_avg_sq, max_exp_avg_sq)
 
     hyperparams = {"lr": lr, "betas": tuple(betas), "eps": eps, "weight_decay": weight_decay}
-    return algorithm_transform(name, init, step, hyperparams)
+    return algorithm_transform(name, init, step, hyperparams, skipped_at_zero=("weight_decay",))
 
 
 def adam(

@@ -92,4 +92,4 @@ def adamax(
         return new_params, AdamaxState(step, exp_avg, exp_inf)
 
     hyperparams = {"lr": lr, "betas": tuple(betas), "eps": eps, "weight_decay": weight_decay}
-    return algorithm_transform("Adamax", init, step, hyperparams)
+    return algorithm_transform("Adamax", init, step, hyperparams, skipped_at_zero=("weight_decay",))

@@ -107,4 +107,4 @@ def asgd(
         return new_params, ASGDState(step, next_eta.astype(jnp.float32), next_mu.astype(jnp.float32), ax)
 
     hyperparams = {"lr": lr, "lambd": lambd, "alpha": alpha, "t0": t0, "weight_decay": weight_decay}
-    return algorithm_transform("ASGD", init, step, hyperparams)
+    return algorithm_transform("ASGD", init, step, hyperparams, skipped_at_zero=("weight_decay",))

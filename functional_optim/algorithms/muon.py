@@ -59,7 +59,13 @@ import jax.numpy as jnp
 from jax.sharding import NamedSharding, PartitionSpec
 
 from functional_optim.elementwise import explicit_sharding, per_param
-from functional_optim.hyperparams import Hyperparam, algorithm_transform, cast_like, scalar_dtype
+from functional_optim.hyperparams import (
+    Hyperparam,
+    algorithm_transform,
+    cast_like,
+    decoupled_decay_factor,
+    scalar_dtype,
+)
 from functional_optim.transform import GradientTransformation
 from functional_optim.validation import check_value
 
@@ -216,7 +222,7 @@ def muon(
         scalars = {
             "one_minus_momentum": 1 - momentum,
             "momentum": momentum,
-            "decay_factor": 1 - lr * cast_like(weight_decay, lr),
+            "decay_factor": decoupled_decay_factor(lr, weight_decay),
         }
         adjusted_lrs = jax.tree.map(
             lambda p: lr * cast_like(jnp.asarray(_lr_ratio(adjust_lr_fn, jnp.shape(p)), scalar_dtype()), lr), params

@@ -34,7 +34,13 @@ import jax
 import jax.numpy as jnp
 
 from functional_optim.elementwise import adam_moments, decay_param_or_grad, per_param
-from functional_optim.hyperparams import Hyperparam, algorithm_transform, cast_like, scalar_dtype
+from functional_optim.hyperparams import (
+    Hyperparam,
+    algorithm_transform,
+    cast_like,
+    decoupled_decay_factor,
+    scalar_dtype,
+)
 from functional_optim.transform import GradientTransformation
 from functional_optim.validation import check_betas, check_eps, check_lr, check_value, check_weight_decay
 
@@ -98,7 +104,7 @@ def nadam(
         mu_product_value = mu_product.astype(scalar_dtype())
         mu_product_next = mu_product_value * mu_next
         scalars = {
-            "decay_factor": 1 - lr * cast_like(weight_decay, lr),
+            "decay_factor": decoupled_decay_factor(lr, weight_decay),
             "weight_decay": weight_decay,
             "one_minus_beta1": 1 - beta1,
             "beta2": beta2,
@@ -129,4 +135,4 @@ def nadam(
         "weight_decay": weight_decay,
         "momentum_decay": momentum_decay,
     }
-    return algorithm_transform("NAdam", init, step, hyperparams)
+    return algorithm_transform("NAdam", init, step, hyperparams, skipped_at_zero=("weight_decay",))

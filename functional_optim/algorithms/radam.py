@@ -34,7 +34,12 @@ import jax
 import jax.numpy as jnp
 
 from functional_optim.elementwise import adam_moments, decay_param_or_grad, per_param
-from functional_optim.hyperparams import Hyperparam, algorithm_transform, cast_like, scalar_dtype
+from functional_optim.hyperparams import (
+    Hyperparam,
+    algorithm_transform,
+    decoupled_decay_factor,
+    scalar_dtype,
+)
 from functional_optim.transform import GradientTransformation
 from functional_optim.validation import check_betas, check_eps, check_lr, check_weight_decay
 
@@ -91,7 +96,7 @@ def radam(
         rho_t = rho_inf - 2 * t * beta2**t / bias_correction2
         rect = jnp.sqrt((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t))
         scalars = {
-            "decay_factor": 1 - lr * cast_like(weight_decay, lr),
+            "decay_factor": decoupled_decay_factor(lr, weight_decay),
             "weight_decay": weight_decay,
             "one_minus_beta1": 1 - beta1,
             "beta2": beta2,
@@ -119,4 +124,4 @@ def radam(
         return new_params, RAdamState(step, exp_avg, exp_avg_sq)
 
     hyperparams = {"lr": lr, "betas": tuple(betas), "eps": eps, "weight_decay": weight_decay}
-    return algorithm_transform("RAdam", init, step, hyperparams)
+    return algorithm_transform("RAdam", init, step, hyperparams, skipped_at_zero=("weight_decay",))

@@ -134,4 +134,4 @@ def rmsprop(
         return new_params, RMSpropState(state.step + 1, square_avg, momentum_buffer, grad_avg)
 
     hyperparams = {"lr": lr, "momentum": momentum, "alpha": alpha, "eps": eps, "weight_decay": weight_decay}
-    return algorithm_transform("RMSprop", init, step, hyperparams)
+    return algorithm_transform("RMSprop", init, step, hyperparams, skipped_at_zero=("weight_decay",))

@@ -94,4 +94,4 @@ def sgd(
         return new_params, SGDState(momentum_buffer)
 
     hyperparams = {"lr": lr, "momentum": momentum, "dampening": dampening, "weight_decay": weight_decay}
-    return algorithm_transform("SGD", init, step, hyperparams)
+    return algorithm_transform("SGD", init, step, hyperparams, skipped_at_zero=("weight_decay",))
