@@ -22,6 +22,14 @@ specialise on a zero, as SGD keeps no momentum buffer without momentum, like tor
 between steps therefore never re-compiles; jax.jit itself re-traces when the set of
 Parameters with grads, or their shapes or dtypes, change.
 
+Sharded Parameters (arrays with a :class:`~jax.sharding.NamedSharding`, on a mesh with Auto
+axes, or with Explicit ones when stepping inside ``jax.set_mesh``) keep their shardings: a new
+state's arrays shaped like their Parameter get its sharding (its scalars are replicated on its
+mesh), the compiled step keeps every sharding, ``state_dict()`` hands out the live device arrays
+(``jax.device_get`` or :func:`functional_optim.save` gathers them to the host) and
+``load_state_dict`` puts each loaded array where the array it replaces is, or where a first
+step would create it. :func:`functional_optim.optim.zero1` partitions the state instead.
+
 Differences from torch, all consequences of JAX arrays being immutable: ``step()`` replaces
 ``p.data`` and the state's arrays and donates the old buffers, so an array read from them
 before a step is invalid after it (read it again, or copy it); ``load_state_dict`` copies
@@ -397,6 +405,8 @@ class Optimizer:
         Indices number the Parameters across groups in order. As in torch, the per-parameter
         dicts are the live ``self.state`` dicts, not copies: their arrays are replaced (and
         donated) by the next step, so save or ``copy.deepcopy`` the result before stepping.
+        Nothing is gathered: sharded state stays on its devices until ``jax.device_get`` (or
+        :func:`functional_optim.save`) asks for host arrays.
         """
         for hook in self._state_dict_pre_hooks.values():
             hook(self)
@@ -423,8 +433,10 @@ class Optimizer:
 
         Parameters are matched by position, and the hyperparameters come from the saved
         groups, as in torch. Each state array is copied, cast to the dtype the transform keeps
-        it in, and checked against the shape it needs. Raises ValueError (torch's messages
-        where torch has one) and leaves the optimizer unchanged when the dict does not fit.
+        it in, checked against the shape it needs, and placed on the sharding of the array it
+        replaces (or, for a Parameter without state yet, where its first step would put it).
+        Raises ValueError (torch's messages where torch has one) and leaves the optimizer
+        unchanged when the dict does not fit.
         """
         state_dict = dict(state_dict)
         for hook in self._load_state_dict_pre_hooks.values():
