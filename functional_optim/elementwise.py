@@ -22,18 +22,73 @@ def compute_dtype(dtype: jnp.dtype) -> jnp.dtype:
     return jnp.promote_types(dtype, jnp.float32) if jnp.finfo(dtype).bits < 32 else jnp.dtype(dtype)
 
 
+def storage_rounding(dtype: jnp.dtype) -> Callable[[jax.Array], jax.Array]:
+    """Rounds a compute-dtype value as storing it into a ``dtype`` tensor does; identity unless ``dtype`` is half.
+
+    torch computes a bfloat16/float16 tensor op in float32 and rounds its result to the
+    tensor's dtype, so a chain of ops rounds after each one. For half dtypes this returns that
+    rounding as an explicit ``reduce_precision`` (XLA keeps it, where it may drop a plain
+    ``astype`` round trip under its excess-precision setting); ``reduce_precision`` flushes
+    float16 subnormals, so those are rounded to multiples of the smallest subnormal instead.
+    For other dtypes (compute dtype = storage dtype) it is the identity and emits no op.
+    """
+    info = jnp.finfo(dtype)
+    if compute_dtype(dtype) == jnp.dtype(dtype):
+        return no_rounding
+
+    def store(x: jax.Array) -> jax.Array:
+        rounded = jax.lax.reduce_precision(x, exponent_bits=info.nexp, mantissa_bits=info.nmant)
+        if info.nexp >= 8:  # float32's exponent range: its subnormals are the storage type's too
+            return rounded
+        quantum = 2.0 ** (info.minexp - info.nmant)  # the smallest subnormal; scaling by it is exact
+        subnormal = jnp.abs(x) < info.smallest_normal
+        return jnp.where(subnormal, jnp.round(x / quantum) * quantum, rounded)  # round half to even
+
+    return store
+
+
+def no_rounding(x: jax.Array) -> jax.Array:
+    """The :func:`storage_rounding` of a dtype torch computes in directly: the identity."""
+    return x
+
+
+def fma_half(x: jax.Array, half: jax.Array, addend: jax.Array) -> jax.Array:
+    """``x * half + addend`` rounded once, in float32, for a ``half`` holding a bfloat16/float16 value.
+
+    torch's vectorised CPU kernels fuse some multiply-adds (``addcmul``) for half-precision
+    tensors. XLA has no fused multiply-add op, so it is built from exact pieces: ``x`` splits
+    into two 12-bit halves whose products with an (at most 11-bit) ``half`` are exact, and a
+    two-sum carries the rounding error of the first addition into the last, single rounding.
+    """
+    high = jax.lax.bitcast_convert_type(
+        jax.lax.bitcast_convert_type(x, jnp.uint32) & jnp.uint32(0xFFFFF000), jnp.float32
+    )
+    product_high, product_low = high * half, (x - high) * half  # both exact
+    total = addend + product_high
+    total_part = total - addend  # two-sum: (addend + product_high) - total, exactly
+    error = (addend - (total - total_part)) + (product_high - total_part)
+    return total + (error + product_low)
+
+
 def per_param(
-    fn: Callable[..., tuple[jax.Array, ...]], scalars: dict[str, Any], params: Any, *trees: Any
+    fn: Callable[..., tuple[jax.Array, ...]],
+    scalars: dict[str, Any],
+    params: Any,
+    *trees: Any,
+    with_store: bool = False,
 ) -> tuple[Any, ...]:
     """Maps ``fn(scalars, param, *leaves) -> outputs`` over parameter trees.
 
     Args:
       fn: one parameter's maths. It receives ``scalars`` cast to the parameter's compute dtype,
         the parameter and the matching leaf of each tree in ``trees`` (or None where that tree
-        is None), all in the compute dtype, and returns a tuple of arrays.
+        is None), all in the compute dtype, and returns a tuple of arrays. With ``with_store``
+        it also gets the keyword ``store``: the parameter's :func:`storage_rounding`, to call
+        where torch writes an intermediate tensor (its outputs are rounded here anyway).
       scalars: a dict of 0-d arrays shared by every parameter.
       params: the parameter tree; the other trees have its structure or are None.
       *trees: grads and per-parameter state trees.
+      with_store: pass ``store`` to ``fn``.
 
     Returns:
       One tree per output of ``fn``, each leaf cast back to its parameter's dtype; an output
@@ -45,7 +100,8 @@ def per_param(
         cdtype = compute_dtype(dtype)
         cast_scalars = jax.tree.map(lambda s: s.astype(cdtype) if jnp.issubdtype(s.dtype, jnp.floating) else s, scalars)
         cast_leaves = [None if x is None else jnp.asarray(x, cdtype) for x in leaves]
-        outputs = fn(cast_scalars, jnp.asarray(param, cdtype), *cast_leaves)
+        extra = {"store": storage_rounding(dtype)} if with_store else {}
+        outputs = fn(cast_scalars, jnp.asarray(param, cdtype), *cast_leaves, **extra)
         return tuple(None if out is None else out.astype(dtype) for out in outputs)
 
     leaves_def = jax.tree.structure(params)

@@ -21,6 +21,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from functional_optim.elementwise import compute_dtype
 from functional_optim.transform import GradientTransformation, Params, Updates
 
 Schedule = Callable[[jax.Array], Any]
@@ -108,6 +109,13 @@ def to_real(x: jax.Array) -> jax.Array:
 def from_real(x: jax.Array, like: jax.Array) -> jax.Array:
     """The inverse of :func:`to_real`: ``x`` back as a complex array if ``like`` is complex, else unchanged."""
     return jax.lax.complex(x[..., 0], x[..., 1]) if jnp.iscomplexobj(like) else x
+
+
+def _difference(new_real: jax.Array, old: jax.Array) -> jax.Array:
+    """``new - old`` in the compute dtype: float32 for a half-precision param, where it is exact,
+    so that :func:`~functional_optim.transform.apply_updates` rounds ``old + update`` to ``new``."""
+    dtype = compute_dtype(old.dtype)
+    return from_real(new_real, old).astype(dtype) - old.astype(dtype)
 
 
 def _check_grads_match_params(name: str, grads: Updates, params: Params) -> None:
@@ -202,11 +210,7 @@ def algorithm_transform(
             _check_grads_match_params(name, grads, params)
             real_grads = jax.tree.map(lambda g, p: to_real(g).astype(p.dtype), grads, real_params)
         new_real_params, inner_state = step_fn(real_grads, state.inner_state, real_params, values, state.count)
-        updates = jax.tree.map(
-            lambda new, old: from_real(new, old) - old,
-            new_real_params,
-            jax.tree.map(jnp.asarray, params),
-        )
+        updates = jax.tree.map(_difference, new_real_params, jax.tree.map(jnp.asarray, params))
         return updates, HyperparamsState(state.count + 1, values, inner_state)
 
     return GradientTransformation(init, update)

@@ -34,10 +34,19 @@ class GradientTransformation(NamedTuple):
 def apply_updates(params: Params, updates: Updates) -> Params:
     """Returns ``params + updates`` leaf by leaf, in each parameter's dtype.
 
-    ``None`` leaves stay ``None``; an update is cast to its parameter's dtype before the add,
-    so a bfloat16 parameter stays bfloat16.
+    ``None`` leaves stay ``None``. An update is cast to its parameter's dtype before the add,
+    except for half-precision (bfloat16, float16) parameters, which are added in float32 and
+    rounded once: the float32 update ``new - old`` of a functional_optim algorithm then gives
+    ``new`` back exactly.
     """
-    return jax.tree.map(lambda p, u: p + jnp.asarray(u, jnp.result_type(p)), params, updates)
+
+    def apply(p: Any, u: Any) -> jax.Array:
+        dtype = jnp.result_type(p)
+        if jnp.issubdtype(dtype, jnp.floating) and jnp.finfo(dtype).bits < 32:
+            return (jnp.asarray(p, jnp.float32) + jnp.asarray(u, jnp.float32)).astype(dtype)
+        return p + jnp.asarray(u, dtype)
+
+    return jax.tree.map(apply, params, updates)
 
 
 def chain(*transforms: GradientTransformation) -> GradientTransformation:

@@ -83,14 +83,21 @@ def sgd(
             "first_step": count == 0,
         }
 
-        def one_param(s, param, grad, buf):
-            grad = maximize_and_decay(grad, param, s["weight_decay"], maximize)
+        def one_param(s, param, grad, buf, store):
+            # store(): the rounding of a half-precision tensor written by one torch op (see
+            # storage_rounding); torch also rounds an ``alpha`` to the tensor's dtype first
+            weight_decay = None if s["weight_decay"] is None else store(s["weight_decay"])
+            grad = store(maximize_and_decay(grad, param, weight_decay, maximize))  # grad.add(param, alpha=wd)
             if has_momentum:
-                buf = jnp.where(s["first_step"], grad, buf * s["momentum"] + s["one_minus_dampening"] * grad)
-                grad = grad + s["momentum"] * buf if nesterov else buf
-            return param - s["lr"] * grad, buf
+                # buf.mul_(momentum).add_(grad, alpha=1 - dampening): two ops
+                update = store(store(buf * s["momentum"]) + store(s["one_minus_dampening"]) * grad)
+                buf = jnp.where(s["first_step"], grad, update)
+                grad = store(grad + store(s["momentum"]) * buf) if nesterov else buf  # grad.add(buf, alpha=momentum)
+            return param - store(s["lr"]) * grad, buf  # param.add_(grad, alpha=-lr)
 
-        new_params, momentum_buffer = per_param(one_param, scalars, params, grads, state.momentum_buffer)
+        new_params, momentum_buffer = per_param(
+            one_param, scalars, params, grads, state.momentum_buffer, with_store=True
+        )
         return new_params, SGDState(momentum_buffer)
 
     hyperparams = {"lr": lr, "momentum": momentum, "dampening": dampening, "weight_decay": weight_decay}

@@ -1,0 +1,114 @@
+"""Writes tests/golden/low_precision.npz: torch's bfloat16/float16 SGD and Adam/AdamW, step by step.
+
+torch's for-loop implementation (``foreach=False``) rounds every tensor it writes to the
+parameter's dtype; tests/test_low_precision.py checks functional_optim does the same, bit for
+bit. Each run feeds fixed random gradients (no loss, so autograd's own half-precision rounding
+plays no part) and records the inputs once, then the params after every step and the final
+per-parameter state, as the raw 16 bits of each value (``uint16``; view them as the dtype).
+
+Needs torch 2.13.0. Run from the repository root:
+
+    python -m tests.make_low_precision_golden
+"""
+
+from __future__ import annotations
+
+import json
+import pathlib
+from typing import Any
+
+import numpy as np
+import torch
+
+GOLDEN_PATH = pathlib.Path(__file__).parent / "golden" / "low_precision.npz"
+DTYPES = ("bfloat16", "float16")
+STEPS = 30
+# torch's CPU kernels round differently in the scalar tail of a tensor that does not fill their
+# vector loop (2 x 16 or 2 x 32 half-precision lanes: e.g. ``add_`` then rounds alpha * other
+# to the dtype before adding); sizes that are multiples of 64 keep every entry in the vector path
+SHAPES = {"w": (2, 64), "b": (64,)}
+
+# (functional_optim name, torch.optim class, config): the main option combinations
+CASES: tuple[tuple[str, str, dict[str, Any]], ...] = (
+    ("sgd", "SGD", {"lr": 0.01}),
+    ("sgd", "SGD", {"lr": 0.01, "weight_decay": 0.1}),
+    ("sgd", "SGD", {"lr": 0.01, "momentum": 0.9}),
+    ("sgd", "SGD", {"lr": 0.01, "momentum": 0.9, "dampening": 0.5}),
+    ("sgd", "SGD", {"lr": 0.01, "momentum": 0.9, "nesterov": True}),
+    ("sgd", "SGD", {"lr": 0.01, "momentum": 0.9, "weight_decay": 0.1}),
+    ("sgd", "SGD", {"lr": 0.03, "momentum": 0.5, "nesterov": True, "weight_decay": 0.05, "maximize": True}),
+    ("adam", "Adam", {"lr": 0.01}),
+    ("adam", "Adam", {"lr": 0.01, "amsgrad": True}),
+    ("adam", "Adam", {"lr": 0.01, "weight_decay": 0.1}),
+    ("adam", "Adam", {"lr": 0.01, "eps": 1e-3, "weight_decay": 0.1, "amsgrad": True, "maximize": True}),
+    ("adam", "Adam", {"lr": 0.01, "weight_decay": 0.1, "decoupled_weight_decay": True}),
+    ("adamw", "AdamW", {"lr": 0.01}),
+    ("adamw", "AdamW", {"lr": 0.01, "weight_decay": 0.1, "amsgrad": True}),
+    ("adamw", "AdamW", {"lr": 0.01, "betas": (0.8, 0.99), "maximize": True}),
+)
+
+
+def case_id(name: str, config: dict[str, Any]) -> str:
+    return f"{name}[" + ",".join(f"{k}={v}" for k, v in config.items()) + "]"
+
+
+def bits(tensor: torch.Tensor) -> np.ndarray:
+    return tensor.detach().view(torch.int16).numpy().view(np.uint16).copy()
+
+
+def inputs(dtype: str) -> tuple[dict[str, np.ndarray], list[dict[str, np.ndarray]]]:
+    """Initial params and the gradients of every step, as ``dtype`` bits."""
+    rng = np.random.default_rng(0)
+
+    def draw(shape: tuple[int, ...]) -> np.ndarray:
+        return bits(torch.tensor(rng.standard_normal(shape), dtype=getattr(torch, dtype)))
+
+    params = {k: draw(shape) for k, shape in SHAPES.items()}
+    grads = [{k: draw(shape) for k, shape in SHAPES.items()} for _ in range(STEPS)]
+    return params, grads
+
+
+def torch_run(torch_name: str, config: dict[str, Any], dtype: str) -> dict[str, np.ndarray]:
+    """``{"param|leaf": params after 0..STEPS steps, "state key|leaf": the state after STEPS}``."""
+    torch_dtype = getattr(torch, dtype)
+    initial, grads = inputs(dtype)
+    params = {k: torch.tensor(v.view(np.int16)).view(torch_dtype).requires_grad_() for k, v in initial.items()}
+    optimizer = getattr(torch.optim, torch_name)(list(params.values()), foreach=False, **config)
+    record: dict[str, list[np.ndarray]] = {f"param|{k}": [v] for k, v in initial.items()}
+    for step_grads in grads:
+        for k, param in params.items():
+            param.grad = torch.tensor(step_grads[k].view(np.int16)).view(torch_dtype)
+        optimizer.step()
+        for k, param in params.items():
+            record[f"param|{k}"].append(bits(param))
+    for k, param in params.items():
+        for key, value in optimizer.state[param].items():
+            if key != "step":
+                record[f"{key}|{k}"] = [bits(value)]
+    return {k: np.stack(v) for k, v in record.items()}
+
+
+def arrays() -> dict[str, np.ndarray]:
+    """The golden's contents, computed with the installed torch."""
+    out: dict[str, np.ndarray] = {"torch_version": np.asarray(torch.__version__)}
+    for dtype in DTYPES:
+        initial, grads = inputs(dtype)
+        for k in SHAPES:
+            out[f"inputs|{dtype}|param|{k}"] = initial[k]
+            out[f"inputs|{dtype}|grad|{k}"] = np.stack([step_grads[k] for step_grads in grads])
+    for name, torch_name, config in CASES:
+        out[f"{case_id(name, config)}|config"] = np.asarray(json.dumps({"name": name, **config}))
+        for dtype in DTYPES:
+            for key, values in torch_run(torch_name, config, dtype).items():
+                out[f"{case_id(name, config)}|{dtype}|{key}"] = values
+    return out
+
+
+def main() -> None:
+    GOLDEN_PATH.parent.mkdir(exist_ok=True)
+    np.savez_compressed(GOLDEN_PATH, **arrays())
+    print("wrote", GOLDEN_PATH)
+
+
+if __name__ == "__main__":
+    main()

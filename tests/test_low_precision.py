@@ -1,0 +1,115 @@
+"""bfloat16/float16 SGD and Adam/AdamW round like torch's for-loop step, bit for bit (committed golden).
+
+torch rounds every half-precision tensor it writes; the algorithms round at the same op
+boundaries (see :func:`functional_optim.elementwise.storage_rounding`). The check is
+step-by-step: each step starts from torch's params and gradients (tests/golden/low_precision.npz,
+written by tests/make_low_precision_golden.py) and our own state, and ``apply_updates`` of its
+updates must give torch's new params, and the state torch's final state, exactly.
+"""
+
+from __future__ import annotations
+
+import json
+import pathlib
+
+import chex
+import jax.numpy as jnp
+import numpy as np
+from absl.testing import parameterized
+
+import functional_optim as fo
+
+GOLDEN_PATH = pathlib.Path(__file__).parent / "golden" / "low_precision.npz"
+DTYPES = ("bfloat16", "float16")
+_GOLDEN: dict[str, np.ndarray] = {}
+
+
+def golden() -> dict[str, np.ndarray]:
+    if not _GOLDEN:
+        with np.load(GOLDEN_PATH) as data:
+            _GOLDEN.update(data)
+    return _GOLDEN
+
+
+def case_names() -> list[str]:
+    return sorted({key.split("|")[0] for key in golden() if key.split("|")[0] not in ("inputs", "torch_version")})
+
+
+def parse_case(case: str, data: dict[str, np.ndarray]) -> tuple[str, dict]:
+    """The algorithm name and its keyword arguments, from the golden's JSON."""
+    config = json.loads(str(data[f"{case}|config"]))
+    return config.pop("name"), config
+
+
+def as_dtype(bits: np.ndarray, dtype: str) -> jnp.ndarray:
+    return jnp.asarray(np.asarray(bits).view(jnp.dtype(dtype)))
+
+
+def step_by_step(
+    case: str, dtype: str, wrap_update=lambda update: update, data: dict[str, np.ndarray] | None = None
+) -> tuple[dict, dict]:
+    """Ours and torch's ``{"param|leaf": after each step, "state key|leaf": after the last step}``, as float32.
+
+    ``data`` is the golden's contents (default: the committed file).
+    """
+    data = golden() if data is None else data
+    name, config = parse_case(case, data)
+    leaves = sorted(key.split("|")[3] for key in data if key.startswith(f"inputs|{dtype}|param|"))
+    torch_params = {k: as_dtype(data[f"{case}|{dtype}|param|{k}"], dtype) for k in leaves}
+    grads = {k: as_dtype(data[f"inputs|{dtype}|grad|{k}"], dtype) for k in leaves}
+    state_keys = sorted({key.split("|")[2] for key in data if key.startswith(f"{case}|{dtype}|")} - {"param"})
+    tx = getattr(fo, name)(**config)
+    update = wrap_update(tx.update)
+    state = tx.init({k: v[0] for k, v in torch_params.items()})
+    ours: dict[str, list] = {}
+    theirs: dict[str, list] = {}
+    for i in range(grads[leaves[0]].shape[0]):
+        params = {k: v[i] for k, v in torch_params.items()}
+        updates, state = update({k: v[i] for k, v in grads.items()}, state, params)
+        for k in leaves:
+            ours.setdefault(f"param|{k}", []).append(fo.apply_updates(params, updates)[k])
+            theirs.setdefault(f"param|{k}", []).append(torch_params[k][i + 1])
+    for k in leaves:
+        for key in state_keys:  # torch's state after the last step
+            ours[f"{key}|{k}"] = [getattr(state.inner_state, key)[k]]
+            theirs[f"{key}|{k}"] = [as_dtype(data[f"{case}|{dtype}|{key}|{k}"][0], dtype)]
+    stack = lambda d: {k: np.stack([np.asarray(x, np.float32) for x in v]) for k, v in d.items()}  # noqa: E731
+    return stack(ours), stack(theirs)
+
+
+def first_difference(ours: dict, theirs: dict) -> str:
+    """Where the two first differ (step, entry, values), for the failure message."""
+    for key in ours:
+        differ = (ours[key] != theirs[key]) & ~(np.isnan(ours[key]) & np.isnan(theirs[key]))
+        if differ.any():
+            index = tuple(int(i) for i in np.argwhere(differ)[0])
+            return f"{key} step {index[0] + 1} entry {index[1:]}: ours {ours[key][index]} torch {theirs[key][index]}"
+    return "none"
+
+
+CASES = [
+    {"testcase_name": f"{case}-{dtype}", "case": case, "dtype": dtype}
+    for case in (case_names() if GOLDEN_PATH.exists() else [])
+    for dtype in DTYPES
+]
+
+
+class LowPrecisionGoldenTest(chex.TestCase):
+    @chex.variants(with_jit=True, without_jit=True)
+    @parameterized.named_parameters(*CASES)
+    def test_steps_match_torch_bit_for_bit(self, case, dtype):
+        ours, theirs = step_by_step(case, dtype, wrap_update=self.variant)
+        self.assertEqual(ours.keys(), theirs.keys())
+        message = first_difference(ours, theirs)
+        for key in ours:
+            np.testing.assert_array_equal(ours[key], theirs[key], err_msg=f"{key}; first difference: {message}")
+
+
+def test_storage_rounding_is_a_dtype_cast_and_free_for_float32():
+    values = np.concatenate([np.random.default_rng(0).standard_normal(4000) * s for s in (1e-9, 1e-6, 1, 7e4)])
+    values = jnp.asarray(values, jnp.float32)
+    for dtype in (jnp.bfloat16, jnp.float16):
+        rounded = fo.elementwise.storage_rounding(dtype)(values)
+        np.testing.assert_array_equal(rounded, values.astype(dtype).astype(jnp.float32))
+    for dtype in (jnp.float32, jnp.float64):
+        assert fo.elementwise.storage_rounding(dtype)(values) is values
