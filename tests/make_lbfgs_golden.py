@@ -150,10 +150,8 @@ CASES: tuple[Case, ...] = (
 )
 
 
-def torch_run(case: Case) -> dict[str, np.ndarray]:
-    """torch's run: ``params`` (steps + 1, n), ``loss``, ``func_evals``, ``n_iter`` (steps,) and the final state."""
-    import torch
-
+def torch_optimizer(torch, case: Case) -> tuple[Any, Any, list]:
+    """``(torch.optim.LBFGS for case, its closure, its params)``, the params in jax's dict-flattening order."""
     spec, dtype = PROBLEMS[case.problem], case.dtype
     real = getattr(torch, dtype)
     complex_dtype = torch.complex128 if dtype == "float64" else torch.complex64
@@ -172,6 +170,15 @@ def torch_run(case: Case) -> dict[str, np.ndarray]:
         loss = spec.loss(dict(zip(names, params)), *data, torch)
         loss.backward()
         return loss
+
+    return optimizer, closure, params
+
+
+def torch_run(case: Case) -> dict[str, np.ndarray]:
+    """torch's run: ``params`` (steps + 1, n), ``loss``, ``func_evals``, ``n_iter`` (steps,) and the final state."""
+    import torch
+
+    optimizer, closure, params = torch_optimizer(torch, case)
 
     def flat():
         return torch.cat([(torch.view_as_real(p) if p.is_complex() else p).detach().reshape(-1) for p in params])

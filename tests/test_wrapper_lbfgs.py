@@ -18,7 +18,7 @@ from jax.experimental import sparse
 
 import functional_optim as fo
 from functional_optim.optim import lbfgs as lbfgs_module
-from tests.make_lbfgs_golden import CASES, PROBLEMS, Case, torch_run
+from tests.make_lbfgs_golden import CASES, PROBLEMS, Case, torch_optimizer, torch_run
 from tests.runner import jax_kwargs
 from tests.test_lbfgs import STATE_FIELDS, assert_run_matches, golden
 from tests.wrapper_runs import to_numpy
@@ -140,19 +140,7 @@ def test_run_and_state_layout_match_live_torch(case, torch):
 
 def _torch_optimizer(torch, case: Case, steps: int):
     """torch.optim.LBFGS after ``steps`` steps of ``case`` (as make_lbfgs_golden.torch_run runs it)."""
-    spec, real = PROBLEMS[case.problem], getattr(torch, case.dtype)
-    names = sorted(spec.params())
-    params = [torch.tensor(spec.params()[k], dtype=real).requires_grad_() for k in names]
-    data = [torch.tensor(a, dtype=real) for a in spec.data()]
-    kwargs = {k: torch.tensor(v.value) if hasattr(v, "value") else v for k, v in case.config.items()}
-    optimizer = torch.optim.LBFGS(params, **kwargs)
-
-    def closure():
-        optimizer.zero_grad()
-        loss = spec.loss(dict(zip(names, params)), *data, torch)
-        loss.backward()
-        return loss
-
+    optimizer, closure, _ = torch_optimizer(torch, case)
     for _ in range(steps):
         optimizer.step(closure)
     return optimizer
