@@ -22,21 +22,20 @@ def compute_dtype(dtype: jnp.dtype) -> jnp.dtype:
     return jnp.promote_types(dtype, jnp.float32) if jnp.finfo(dtype).bits < 32 else jnp.dtype(dtype)
 
 
-def storage_rounding(dtype: jnp.dtype) -> Callable[[jax.Array], jax.Array]:
-    """Rounds a compute-dtype value as storing it into a ``dtype`` tensor does; identity unless ``dtype`` is half.
+class Rounding:
+    """How torch stores a value computed in float32 into a tensor of ``dtype``: see :func:`storage_rounding`.
 
-    torch computes a bfloat16/float16 tensor op in float32 and rounds its result to the
-    tensor's dtype, so a chain of ops rounds after each one. For half dtypes this returns that
-    rounding as an explicit ``reduce_precision`` (XLA keeps it, where it may drop a plain
-    ``astype`` round trip under its excess-precision setting); ``reduce_precision`` flushes
-    float16 subnormals, so those are rounded to multiples of the smallest subnormal instead.
-    For other dtypes (compute dtype = storage dtype) it is the identity and emits no op.
+    Calling it rounds; :meth:`hold` also materialises the result in ``dtype``. A ``dtype`` of
+    None stands for a tensor torch computes in directly (float32/float64): both are identities.
     """
-    info = jnp.finfo(dtype)
-    if compute_dtype(dtype) == jnp.dtype(dtype):
-        return no_rounding
 
-    def store(x: jax.Array) -> jax.Array:
+    def __init__(self, dtype: jnp.dtype | None):
+        self.dtype = None if dtype is None else jnp.dtype(dtype)
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        if self.dtype is None:
+            return x
+        info = jnp.finfo(self.dtype)
         rounded = jax.lax.reduce_precision(x, exponent_bits=info.nexp, mantissa_bits=info.nmant)
         if info.nexp >= 8:  # float32's exponent range: its subnormals are the storage type's too
             return rounded
@@ -44,12 +43,44 @@ def storage_rounding(dtype: jnp.dtype) -> Callable[[jax.Array], jax.Array]:
         subnormal = jnp.abs(x) < info.smallest_normal
         return jnp.where(subnormal, jnp.round(x / quantum) * quantum, rounded)  # round half to even
 
-    return store
+    def hold(self, *values: jax.Array | None) -> tuple[jax.Array | None, ...]:
+        """Stored state tensors, as later ops of the step should read them: from memory, in ``dtype``.
+
+        For a state tensor that the same step reads again (Adam's moments in its parameter
+        update), XLA would otherwise fuse the whole recomputation from the old state into the
+        later op (its input is the float32 value, which no output holds) and so copy the old
+        state before the donated buffer is overwritten. An optimisation barrier on the
+        ``dtype`` values makes the later op read the stored tensor. The values are unchanged
+        (already rounded by a call); None passes through. Only on CPU: XLA's GPU and TPU
+        backends fuse the whole step into one kernel per parameter, which a barrier would split.
+        """
+        if self.dtype is None:
+            return values
+        compute = compute_dtype(self.dtype)
+
+        def barrier(*stored: jax.Array) -> tuple[jax.Array, ...]:
+            return jax.lax.optimization_barrier(stored)
+
+        present = [x.astype(self.dtype) for x in values if x is not None]
+        held = iter(jax.lax.platform_dependent(*present, cpu=barrier, default=lambda *stored: stored))
+        return tuple(None if x is None else next(held).astype(compute) for x in values)
 
 
-def no_rounding(x: jax.Array) -> jax.Array:
-    """The :func:`storage_rounding` of a dtype torch computes in directly: the identity."""
-    return x
+no_rounding = Rounding(None)
+"""The :func:`storage_rounding` of a dtype torch computes in directly: the identity."""
+
+
+def storage_rounding(dtype: jnp.dtype) -> Rounding:
+    """Rounds a compute-dtype value as storing it into a ``dtype`` tensor does; identity unless ``dtype`` is half.
+
+    torch computes a bfloat16/float16 tensor op in float32 and rounds its result to the
+    tensor's dtype, so a chain of ops rounds after each one. For half dtypes this returns that
+    rounding as an explicit ``reduce_precision`` (XLA keeps it, where it may drop a plain
+    ``astype`` round trip under its excess-precision setting); ``reduce_precision`` flushes
+    float16 subnormals, so those are rounded to multiples of the smallest subnormal instead.
+    For other dtypes (compute dtype = storage dtype) it is :data:`no_rounding`, which emits no op.
+    """
+    return no_rounding if compute_dtype(dtype) == jnp.dtype(dtype) else Rounding(dtype)
 
 
 def fma_half(x: jax.Array, half: jax.Array, addend: jax.Array) -> jax.Array:
@@ -84,7 +115,8 @@ def per_param(
         the parameter and the matching leaf of each tree in ``trees`` (or None where that tree
         is None), all in the compute dtype, and returns a tuple of arrays. With ``with_store``
         it also gets the keyword ``store``: the parameter's :func:`storage_rounding`, to call
-        where torch writes an intermediate tensor (its outputs are rounded here anyway).
+        where torch writes an intermediate tensor (its outputs are rounded here anyway), and
+        whose :meth:`Rounding.hold` should wrap state the step reads again after writing it.
       scalars: a dict of 0-d arrays shared by every parameter.
       params: the parameter tree; the other trees have its structure or are None.
       *trees: grads and per-parameter state trees.

@@ -109,11 +109,10 @@ def _adam(name, lr, betas, eps, weight_decay, amsgrad, maximize, decoupled_weigh
                 exp_avg_sq = exp_avg_sq + s["one_minus_beta2"] * grad * grad
             else:  # torch's half-precision addcmul rounds (value * grad) * grad + self once
                 exp_avg_sq = store(fma_half(s["one_minus_beta2"] * grad, grad, store(exp_avg_sq)))
+            exp_avg, exp_avg_sq = store.hold(exp_avg, exp_avg_sq)
             if amsgrad:
-                max_exp_avg_sq = jnp.maximum(max_exp_avg_sq, exp_avg_sq)
-                second_moment = max_exp_avg_sq
-            else:
-                second_moment = exp_avg_sq
+                (max_exp_avg_sq,) = store.hold(jnp.maximum(max_exp_avg_sq, exp_avg_sq))
+            second_moment = max_exp_avg_sq if amsgrad else exp_avg_sq
             # (v.sqrt() / bias_correction2_sqrt).add_(eps): three ops; add_ rounds eps to the dtype
             denom = store(store(store(jnp.sqrt(second_moment)) / s["bias_correction2_sqrt"]) + store(s["eps"]))
             # torch: param.addcdiv_(exp_avg, denom, value=-step_size), i.e. (value * exp_avg) / denom

@@ -91,7 +91,7 @@ def sgd(
             if has_momentum:
                 # buf.mul_(momentum).add_(grad, alpha=1 - dampening): two ops
                 update = store(store(buf * s["momentum"]) + store(s["one_minus_dampening"]) * grad)
-                buf = jnp.where(s["first_step"], grad, update)
+                (buf,) = store.hold(jnp.where(s["first_step"], grad, update))
                 grad = store(grad + store(s["momentum"]) * buf) if nesterov else buf  # grad.add(buf, alpha=momentum)
             return param - store(s["lr"]) * grad, buf  # param.add_(grad, alpha=-lr)
 
