@@ -25,8 +25,8 @@ def compute_dtype(dtype: jnp.dtype) -> jnp.dtype:
 class Rounding:
     """How torch stores a value computed in float32 into a tensor of ``dtype``: see :func:`storage_rounding`.
 
-    Calling it rounds; :meth:`hold` also materialises the result in ``dtype``. A ``dtype`` of
-    None stands for a tensor torch computes in directly (float32/float64): both are identities.
+    Calling it rounds; :meth:`hold` makes later ops read the stored result. A ``dtype`` of None
+    stands for a tensor torch computes in directly (float32/float64): both are then identities.
     """
 
     def __init__(self, dtype: jnp.dtype | None):
@@ -44,26 +44,26 @@ class Rounding:
         return jnp.where(subnormal, jnp.round(x / quantum) * quantum, rounded)  # round half to even
 
     def hold(self, *values: jax.Array | None) -> tuple[jax.Array | None, ...]:
-        """Stored state tensors, as later ops of the step should read them: from memory, in ``dtype``.
+        """Half-precision values the step stores and then reads again, read back as stored.
 
-        For a state tensor that the same step reads again (Adam's moments in its parameter
-        update), XLA would otherwise fuse the whole recomputation from the old state into the
-        later op (its input is the float32 value, which no output holds) and so copy the old
-        state before the donated buffer is overwritten. An optimisation barrier on the
-        ``dtype`` values makes the later op read the stored tensor. The values are unchanged
-        (already rounded by a call); None passes through. Only on CPU: XLA's GPU and TPU
-        backends fuse the whole step into one kernel per parameter, which a barrier would split.
+        A later op of the step (Adam's parameter update reading the new moments) would
+        otherwise take the float32 value before the cast to ``dtype``, which no output holds, so
+        XLA:CPU fuses its whole recomputation from the old state into that op and must copy the
+        old state before the donated buffer is overwritten. An optimisation barrier on the
+        ``dtype`` values keeps XLA from folding the cast round trip away, and bfloat16 steps then
+        read the stored tensor (float16 ones still copy: an XLA:CPU fusion choice). The values
+        are unchanged (already rounded); None passes through. Only on CPU: XLA's GPU and TPU
+        backends fuse a parameter's whole step into one kernel, which a barrier would split.
         """
         if self.dtype is None:
             return values
-        compute = compute_dtype(self.dtype)
-
-        def barrier(*stored: jax.Array) -> tuple[jax.Array, ...]:
-            return jax.lax.optimization_barrier(stored)
-
         present = [x.astype(self.dtype) for x in values if x is not None]
-        held = iter(jax.lax.platform_dependent(*present, cpu=barrier, default=lambda *stored: stored))
-        return tuple(None if x is None else next(held).astype(compute) for x in values)
+        held = iter(jax.lax.platform_dependent(*present, cpu=_barrier, default=lambda *stored: stored))
+        return tuple(None if x is None else next(held).astype(x.dtype) for x in values)
+
+
+def _barrier(*values: jax.Array) -> tuple[jax.Array, ...]:
+    return jax.lax.optimization_barrier(values)
 
 
 no_rounding = Rounding(None)
@@ -88,17 +88,28 @@ def fma_half(x: jax.Array, half: jax.Array, addend: jax.Array) -> jax.Array:
 
     torch's vectorised CPU kernels fuse some multiply-adds (``addcmul``) for half-precision
     tensors. XLA has no fused multiply-add op, so it is built from exact pieces: ``x`` splits
-    into two 12-bit halves whose products with an (at most 11-bit) ``half`` are exact, and a
-    two-sum carries the rounding error of the first addition into the last, single rounding.
+    into two 12-bit halves whose products with an (at most 11-bit) ``half`` are exact.
     """
-    high = jax.lax.bitcast_convert_type(
-        jax.lax.bitcast_convert_type(x, jnp.uint32) & jnp.uint32(0xFFFFF000), jnp.float32
-    )
-    product_high, product_low = high * half, (x - high) * half  # both exact
-    total = addend + product_high
-    total_part = total - addend  # two-sum: (addend + product_high) - total, exactly
-    error = (addend - (total - total_part)) + (product_high - total_part)
-    return total + (error + product_low)
+    high, low = _split(x)
+    return _sum_rounded_once(addend, high * half, low * half)
+
+
+def _split(x: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """``x = high + low`` exactly, ``high`` keeping the top 12 significand bits of a float32 ``x``."""
+    high = jax.lax.bitcast_convert_type(jax.lax.bitcast_convert_type(x, jnp.uint32) & jnp.uint32(0xFFFFF000), x.dtype)
+    return high, x - high
+
+
+def _sum_rounded_once(addend: jax.Array, product: jax.Array, product_error: jax.Array) -> jax.Array:
+    """``addend + (product + product_error)`` with one rounding, for a small ``product_error``.
+
+    A two-sum recovers the rounding error of ``addend + product`` exactly and carries it,
+    with ``product_error``, into the last addition.
+    """
+    total = addend + product
+    total_part = total - addend
+    error = (addend - (total - total_part)) + (product - total_part)
+    return total + (error + product_error)
 
 
 def per_param(
@@ -152,15 +163,61 @@ def per_param(
     return tuple(outputs)
 
 
-def lerp(start: jax.Array, end: jax.Array, weight: jax.Array) -> jax.Array:
+def lerp(start: jax.Array, end: jax.Array, weight: jax.Array, store: Rounding = no_rounding) -> jax.Array:
     """torch.lerp's rounding: ``start + w (end - start)`` for ``|w| < 0.5``, else ``end - (end - start)(1 - w)``.
 
     Written as one multiply-add whose base and coefficient are chosen by ``|w| < 0.5``:
     ``end + (w - 1) diff`` rounds exactly as ``end - diff (1 - w)`` (negation is exact), and
-    the parameter-sized work is one subtract, select, multiply and add.
+    the parameter-sized work is one subtract, select, multiply and add. For a half-precision
+    tensor (a rounding ``store``) torch's vectorised kernel rounds that multiply-add once
+    (:func:`_fused_lerp`) and stores the result.
     """
+    if store is not no_rounding:
+        return store(_fused_lerp(start, end, weight))
     small = jnp.abs(weight) < 0.5
     return jnp.where(small, start, end) + jnp.where(small, weight, weight - 1) * (end - start)
+
+
+def _fused_lerp(start: jax.Array, end: jax.Array, weight: jax.Array) -> jax.Array:
+    """:func:`lerp` with its multiply-add rounded once (in float32), as torch's vectorised CPU ``lerp``.
+
+    torch computes ``fma(coefficient, end - start, base)`` (base and coefficient chosen as in
+    :func:`lerp`); for half-precision tensors the unfused :func:`lerp` differs in a few entries
+    per thousand. The float32 product's rounding error is exact from the 12-bit halves of both
+    factors (Dekker) and goes into the single rounding, as in :func:`fma_half`.
+    """
+    small = jnp.abs(weight) < 0.5
+    base, coefficient, diff = jnp.where(small, start, end), jnp.where(small, weight, weight - 1), end - start
+    (c_high, c_low), (d_high, d_low) = _split(coefficient), _split(diff)
+    product = coefficient * diff
+    product_error = ((c_high * d_high - product) + c_high * d_low + c_low * d_high) + c_low * d_low
+    return _sum_rounded_once(base, product, product_error)
+
+
+def running_square(
+    average: jax.Array, x: jax.Array, decay: jax.Array, one_minus_decay: jax.Array, store: Rounding = no_rounding
+) -> jax.Array:
+    """torch's ``average.mul_(decay).addcmul_(x, x, value=1 - decay)``: two ops, each stored.
+
+    torch's half-precision ``addcmul`` rounds ``(value * x) * x + self`` once (:func:`fma_half`).
+    """
+    if store is no_rounding:
+        return average * decay + one_minus_decay * x * x
+    return store(fma_half(one_minus_decay * x, x, store(average * decay)))
+
+
+def divide_by_number(x: jax.Array, divisor: jax.Array, store: Rounding = no_rounding) -> jax.Array:
+    """torch's ``x / divisor`` for a 0-d ``divisor`` (a Python number in torch), stored.
+
+    XLA rewrites a division by a broadcast scalar into a multiplication by its reciprocal,
+    which misses torch's correctly rounded float32 quotient by an ulp in about 1.5% of entries:
+    within float32/float64 parity, but enough to change a half-precision result now and then.
+    For half precision the divisor is therefore chosen per entry (a select whose choice changes
+    nothing: a NaN ``x`` gives NaN either way), which hides the broadcast at no memory cost.
+    """
+    if store is no_rounding:
+        return x / divisor
+    return store(x / jnp.where(jnp.isnan(x), 1, divisor))
 
 
 def maximize_and_decay(grad: jax.Array, param: jax.Array, weight_decay: jax.Array | None, maximize: bool) -> jax.Array:
@@ -200,12 +257,16 @@ def adam_moments(
     one_minus_beta1: jax.Array,
     beta2: jax.Array,
     one_minus_beta2: jax.Array,
+    store: Rounding = no_rounding,
 ) -> tuple[jax.Array, jax.Array]:
-    """torch's Adam moment updates, returning ``(exp_avg, exp_avg_sq)``.
+    """torch's Adam moment updates, returning ``(exp_avg, exp_avg_sq)``, each op's result stored.
 
     ``exp_avg.lerp_(g, 1 - beta1)`` and ``exp_avg_sq.mul_(beta2).addcmul_(g, g, value=1 - beta2)``.
     """
-    return lerp(exp_avg, grad, one_minus_beta1), exp_avg_sq * beta2 + one_minus_beta2 * grad * grad
+    return (
+        lerp(exp_avg, grad, one_minus_beta1, store),
+        running_square(exp_avg_sq, grad, beta2, one_minus_beta2, store),
+    )
 
 
 def zeros_keepdims_like(x: jax.Array, axis: int) -> jax.Array:

@@ -1,4 +1,4 @@
-"""Writes tests/golden/low_precision.npz: torch's bfloat16/float16 SGD and Adam/AdamW, step by step.
+"""Writes tests/golden/low_precision.npz: torch's bfloat16/float16 elementwise optimizers, step by step.
 
 torch's for-loop implementation (``foreach=False``) rounds every tensor it writes to the
 parameter's dtype; tests/test_low_precision.py checks functional_optim does the same, bit for
@@ -45,6 +45,61 @@ CASES: tuple[tuple[str, str, dict[str, Any]], ...] = (
     ("adamw", "AdamW", {"lr": 0.01}),
     ("adamw", "AdamW", {"lr": 0.01, "weight_decay": 0.1, "amsgrad": True}),
     ("adamw", "AdamW", {"lr": 0.01, "betas": (0.8, 0.99), "maximize": True}),
+    ("adamax", "Adamax", {"lr": 0.01}),
+    ("adamax", "Adamax", {"lr": 0.01, "weight_decay": 0.1}),
+    ("adamax", "Adamax", {"lr": 0.01, "eps": 1e-3, "maximize": True}),
+    ("adamax", "Adamax", {"lr": 0.01, "betas": (0.8, 0.99), "weight_decay": 0.05, "maximize": True}),
+    ("nadam", "NAdam", {"lr": 0.01}),
+    ("nadam", "NAdam", {"lr": 0.01, "weight_decay": 0.1}),
+    ("nadam", "NAdam", {"lr": 0.01, "weight_decay": 0.1, "decoupled_weight_decay": True}),
+    ("nadam", "NAdam", {"lr": 0.01, "eps": 1e-3, "momentum_decay": 0.01, "maximize": True}),
+    (
+        "nadam",
+        "NAdam",
+        {"lr": 0.01, "betas": (0.8, 0.99), "weight_decay": 0.05, "decoupled_weight_decay": True, "maximize": True},
+    ),
+    ("radam", "RAdam", {"lr": 0.01}),
+    ("radam", "RAdam", {"lr": 0.01, "weight_decay": 0.1}),
+    ("radam", "RAdam", {"lr": 0.01, "weight_decay": 0.1, "decoupled_weight_decay": True}),
+    ("radam", "RAdam", {"lr": 0.01, "eps": 1e-3, "maximize": True}),
+    ("radam", "RAdam", {"lr": 0.01, "betas": (0.8, 0.9), "weight_decay": 0.05, "maximize": True}),  # both phases
+    ("rmsprop", "RMSprop", {"lr": 0.01}),
+    ("rmsprop", "RMSprop", {"lr": 0.01, "weight_decay": 0.1}),
+    ("rmsprop", "RMSprop", {"lr": 0.01, "momentum": 0.9}),
+    ("rmsprop", "RMSprop", {"lr": 0.01, "centered": True}),
+    ("rmsprop", "RMSprop", {"lr": 0.03, "alpha": 0.7, "momentum": 0.9, "centered": True}),
+    (
+        "rmsprop",
+        "RMSprop",
+        {
+            "lr": 0.01,
+            "alpha": 0.9,
+            "eps": 1e-3,
+            "momentum": 0.5,
+            "centered": True,
+            "weight_decay": 0.1,
+            "maximize": True,
+        },
+    ),
+    ("adagrad", "Adagrad", {"lr": 0.1}),
+    ("adagrad", "Adagrad", {"lr": 0.1, "weight_decay": 0.1}),
+    ("adagrad", "Adagrad", {"lr": 0.3, "lr_decay": 0.01, "initial_accumulator_value": 0.1}),
+    ("adagrad", "Adagrad", {"lr": 0.1, "eps": 1e-3, "weight_decay": 0.05, "maximize": True}),
+    ("adadelta", "Adadelta", {"lr": 1.0}),
+    ("adadelta", "Adadelta", {"lr": 1.0, "weight_decay": 0.1}),
+    ("adadelta", "Adadelta", {"lr": 0.3, "rho": 0.95, "eps": 1e-3}),
+    ("adadelta", "Adadelta", {"lr": 1.0, "rho": 0.8, "weight_decay": 0.05, "maximize": True}),
+    ("asgd", "ASGD", {"lr": 0.01}),
+    ("asgd", "ASGD", {"lr": 0.05, "lambd": 0.01, "alpha": 0.5, "t0": 5}),
+    ("asgd", "ASGD", {"lr": 0.01, "weight_decay": 0.1}),
+    ("asgd", "ASGD", {"lr": 0.02, "lambd": 1e-3, "t0": 3, "weight_decay": 0.05, "maximize": True}),
+    ("asgd", "ASGD", {"lr": 0.3, "lambd": 0.5, "alpha": 0.75, "t0": 0, "weight_decay": 0.3}),
+    ("rprop", "Rprop", {"lr": 0.01}),
+    ("rprop", "Rprop", {"lr": 0.01, "etas": (0.3, 1.5)}),
+    ("rprop", "Rprop", {"lr": 0.01, "step_sizes": (1e-3, 0.05)}),
+    ("rprop", "Rprop", {"lr": 0.02, "etas": (0.4, 1.3), "step_sizes": (1e-4, 1.0), "maximize": True}),
+    ("rprop", "Rprop", {"lr": 0.01, "etas": (0.999, 1.001)}),  # bf16 etaminus rounds to 1
+    ("rprop", "Rprop", {"lr": 0.001, "etas": (0.1, 1.1), "step_sizes": (1e-7, 50)}),  # f16 subnormal minimum
 )
 
 
@@ -83,7 +138,7 @@ def torch_run(torch_name: str, config: dict[str, Any], dtype: str) -> dict[str, 
             record[f"param|{k}"].append(bits(param))
     for k, param in params.items():
         for key, value in optimizer.state[param].items():
-            if key != "step":
+            if value.dtype == torch_dtype:  # not the float32 scalars (step, ASGD's eta and mu, NAdam's mu_product)
                 record[f"{key}|{k}"] = [bits(value)]
     return {k: np.stack(v) for k, v in record.items()}
 

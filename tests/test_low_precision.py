@@ -1,4 +1,4 @@
-"""bfloat16/float16 SGD and Adam/AdamW round like torch's for-loop step, bit for bit (committed golden).
+"""bfloat16/float16 optimizers round like torch's for-loop step, bit for bit (committed golden).
 
 torch rounds every half-precision tensor it writes; the algorithms round at the same op
 boundaries (see :func:`functional_optim.elementwise.storage_rounding`). The check is
@@ -123,6 +123,11 @@ HELD_STATE_CASES = [
     ("adam", {"lr": 0.01}),
     ("adam", {"lr": 0.01, "amsgrad": True}),
     ("adamw", {"lr": 0.01}),
+    ("adamax", {"lr": 0.01}),
+    ("nadam", {"lr": 0.01}),
+    ("radam", {"lr": 0.01}),
+    ("rmsprop", {"lr": 0.01, "centered": True}),
+    ("adagrad", {"lr": 0.1}),
 ]
 FLOAT16_COPIES = pytest.mark.xfail(
     strict=True,

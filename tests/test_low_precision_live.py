@@ -1,4 +1,4 @@
-"""bfloat16/float16 SGD and Adam/AdamW against the installed torch, bit for bit (skipped without torch).
+"""bfloat16/float16 optimizers against the installed torch, bit for bit (skipped without torch).
 
 The same step-by-step check as tests/test_low_precision.py, on torch trajectories computed now
 instead of the committed golden.

@@ -14,7 +14,9 @@ r"""Adadelta: step sizes from running averages of squared gradients and updates,
 torch behaviours reproduced: ``eps`` is added *inside* both square roots; the update uses the
 accumulated delta :math:`u_{t-1}` of the previous step, before it is updated; ``rho = 1`` is
 allowed (the averages then stay at zero and the step is :math:`\gamma g_t`); ``step`` is a
-float32 scalar incremented before use, though nothing reads it.
+float32 scalar incremented before use, though nothing reads it. For bfloat16/float16 params
+every tensor op rounds its result to the param's dtype, ``weight_decay``, ``eps`` and ``lr``
+are rounded to it too (``rho`` is not), and ``addcmul`` rounds once (fused).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from functional_optim.elementwise import maximize_and_decay, per_param
+from functional_optim.elementwise import maximize_and_decay, per_param, running_square
 from functional_optim.hyperparams import Hyperparam, algorithm_transform
 from functional_optim.transform import GradientTransformation
 from functional_optim.validation import check_eps, check_lr, check_value, check_weight_decay
@@ -79,16 +81,22 @@ def adadelta(
             "lr": hyperparams["lr"],
         }
 
-        def one_param(s, param, grad, square_avg, acc_delta):
-            grad = maximize_and_decay(grad, param, s["weight_decay"], maximize)
-            square_avg = square_avg * s["rho"] + s["one_minus_rho"] * grad * grad
-            std = jnp.sqrt(square_avg + s["eps"])
-            delta = jnp.sqrt(acc_delta + s["eps"]) / std * grad
-            acc_delta = acc_delta * s["rho"] + s["one_minus_rho"] * delta * delta
-            return param - s["lr"] * delta, square_avg, acc_delta
+        def one_param(s, param, grad, square_avg, acc_delta, store):
+            # store(): a half-precision tensor written by one torch op (see storage_rounding); an
+            # alpha or an added scalar is rounded to the tensor's dtype first, a multiplier is not
+            weight_decay = None if s["weight_decay"] is None else store(s["weight_decay"])
+            grad = store(maximize_and_decay(grad, param, weight_decay, maximize))  # grad.add(param, alpha=wd)
+            # square_avg.mul_(rho).addcmul_(grad, grad, value=1 - rho), and the same for acc_delta below
+            (square_avg,) = store.hold(running_square(square_avg, grad, s["rho"], s["one_minus_rho"], store))
+            eps = store(s["eps"])
+            std = store(jnp.sqrt(store(square_avg + eps)))  # square_avg.add(eps).sqrt_()
+            # acc_delta.add(eps).sqrt_(), then delta.div_(std).mul_(grad)
+            delta = store(store(store(jnp.sqrt(store(acc_delta + eps))) / std) * grad)
+            acc_delta = running_square(acc_delta, delta, s["rho"], s["one_minus_rho"], store)
+            return param - store(s["lr"]) * delta, square_avg, acc_delta  # param.add_(delta, alpha=-lr)
 
         new_params, square_avg, acc_delta = per_param(
-            one_param, scalars, params, grads, state.square_avg, state.acc_delta
+            one_param, scalars, params, grads, state.square_avg, state.acc_delta, with_store=True
         )
         return new_params, AdadeltaState(state.step + 1, square_avg, acc_delta)
 

@@ -15,7 +15,9 @@ torch behaviours reproduced: the accumulator ``sum`` starts at ``initial_accumul
 (in both the real and imaginary part of a complex parameter), not at zero; the lr decay uses
 :math:`t-1`, so the first step uses the full lr; ``eps`` is added *after* the square root;
 ``step`` is a float32 scalar incremented before use; with an array ``lr`` (torch's Tensor lr)
-the decayed lr is computed in the array's dtype, as torch's tensor arithmetic does.
+the decayed lr is computed in the array's dtype, as torch's tensor arithmetic does. For
+bfloat16/float16 params every tensor op rounds its result to the param's dtype, and
+``weight_decay`` and ``eps`` are rounded to it too (the decayed lr is not).
 """
 
 from __future__ import annotations
@@ -88,13 +90,16 @@ def adagrad(
             "eps": hyperparams["eps"],
         }
 
-        def one_param(s, param, grad, sum_):
-            grad = maximize_and_decay(grad, param, s["weight_decay"], maximize)
-            sum_ = sum_ + grad * grad
-            std = jnp.sqrt(sum_) + s["eps"]
-            return param - s["clr"] * grad / std, sum_
+        def one_param(s, param, grad, sum_, store):
+            # store(): a half-precision tensor written by one torch op (see storage_rounding); an
+            # alpha is rounded to the tensor's dtype first, addcdiv's value is not
+            weight_decay = None if s["weight_decay"] is None else store(s["weight_decay"])
+            grad = store(maximize_and_decay(grad, param, weight_decay, maximize))  # grad.add(param, alpha=wd)
+            (sum_,) = store.hold(store(sum_ + grad * grad))  # sum.addcmul_(grad, grad, value=1): an exact product
+            std = store(store(jnp.sqrt(sum_)) + store(s["eps"]))  # sum.sqrt().add_(eps)
+            return param - s["clr"] * grad / std, sum_  # param.addcdiv_(grad, std, value=-clr): (value * grad) / std
 
-        new_params, sum_ = per_param(one_param, scalars, params, grads, state.sum)
+        new_params, sum_ = per_param(one_param, scalars, params, grads, state.sum, with_store=True)
         return new_params, AdagradState(step, sum_)
 
     hyperparams = {

@@ -27,7 +27,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from functional_optim.elementwise import decay_param_or_grad, fma_half, lerp, no_rounding, per_param
+from functional_optim.elementwise import adam_moments, decay_param_or_grad, divide_by_number, per_param
 from functional_optim.hyperparams import (
     Hyperparam,
     algorithm_transform,
@@ -102,19 +102,15 @@ def _adam(name, lr, betas, eps, weight_decay, amsgrad, maximize, decoupled_weigh
             param, grad = map(
                 store, decay_param_or_grad(param, grad, weight_decay, s["decay_factor"], decoupled_weight_decay)
             )
-            # exp_avg.lerp_(grad, 1 - beta1); exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
-            exp_avg = store(lerp(exp_avg, grad, s["one_minus_beta1"]))
-            exp_avg_sq = exp_avg_sq * s["beta2"]
-            if store is no_rounding:
-                exp_avg_sq = exp_avg_sq + s["one_minus_beta2"] * grad * grad
-            else:  # torch's half-precision addcmul rounds (value * grad) * grad + self once
-                exp_avg_sq = store(fma_half(s["one_minus_beta2"] * grad, grad, store(exp_avg_sq)))
-            exp_avg, exp_avg_sq = store.hold(exp_avg, exp_avg_sq)
+            exp_avg, exp_avg_sq = store.hold(
+                *adam_moments(exp_avg, exp_avg_sq, grad, s["one_minus_beta1"], s["beta2"], s["one_minus_beta2"], store)
+            )
             if amsgrad:
                 (max_exp_avg_sq,) = store.hold(jnp.maximum(max_exp_avg_sq, exp_avg_sq))
             second_moment = max_exp_avg_sq if amsgrad else exp_avg_sq
             # (v.sqrt() / bias_correction2_sqrt).add_(eps): three ops; add_ rounds eps to the dtype
-            denom = store(store(store(jnp.sqrt(second_moment)) / s["bias_correction2_sqrt"]) + store(s["eps"]))
+            root = store(jnp.sqrt(second_moment))
+            denom = store(divide_by_number(root, s["bias_correction2_sqrt"], store) + store(s["eps"]))
             # torch: param.addcdiv_(exp_avg, denom, value=-step_size), i.e. (value * exp_avg) / denom
             return param - s["step_size"] * exp_avg / denom, exp_avg, exp_avg_sq, max_exp_avg_sq
 

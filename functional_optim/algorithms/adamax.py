@@ -13,7 +13,8 @@ r"""Adamax: Adam with an infinity-norm second moment, as ``torch.optim.Adamax``.
 torch behaviours reproduced: ``eps`` is added to :math:`|g_t|` *inside* the maximum, not to
 the denominator; the infinity norm has no bias correction, only the first moment does;
 ``step`` is a float32 scalar incremented before use; unlike Adam, ``betas`` may mix Python
-ints and floats.
+ints and floats. For bfloat16/float16 params each tensor torch's for-loop step writes is
+rounded to the param's dtype, op by op (``eps`` too, as ``add_`` rounds its scalar).
 """
 
 from __future__ import annotations
@@ -82,13 +83,20 @@ def adamax(
             "clr": lr / cast_like(bias_correction, lr),
         }
 
-        def one_param(s, param, grad, exp_avg, exp_inf):
-            grad = maximize_and_decay(grad, param, s["weight_decay"], maximize)
-            exp_avg = lerp(exp_avg, grad, s["one_minus_beta1"])
-            exp_inf = jnp.maximum(exp_inf * s["beta2"], jnp.abs(grad) + s["eps"])
+        def one_param(s, param, grad, exp_avg, exp_inf, store):
+            # store(): a half-precision tensor written by one torch op (see storage_rounding)
+            weight_decay = None if s["weight_decay"] is None else store(s["weight_decay"])
+            grad = store(maximize_and_decay(grad, param, weight_decay, maximize))  # grad.add(param, alpha=wd)
+            exp_avg = lerp(exp_avg, grad, s["one_minus_beta1"], store)  # exp_avg.lerp_(grad, 1 - beta1)
+            # torch.maximum(exp_inf.mul_(beta2), grad.abs().add_(eps)): add_ rounds eps to the dtype
+            exp_inf = jnp.maximum(store(exp_inf * s["beta2"]), store(jnp.abs(grad) + store(s["eps"])))
+            exp_avg, exp_inf = store.hold(exp_avg, exp_inf)
+            # param.addcdiv_(exp_avg, exp_inf, value=-clr), i.e. (value * exp_avg) / exp_inf
             return param - s["clr"] * exp_avg / exp_inf, exp_avg, exp_inf
 
-        new_params, exp_avg, exp_inf = per_param(one_param, scalars, params, grads, state.exp_avg, state.exp_inf)
+        new_params, exp_avg, exp_inf = per_param(
+            one_param, scalars, params, grads, state.exp_avg, state.exp_inf, with_store=True
+        )
         return new_params, AdamaxState(step, exp_avg, exp_inf)
 
     hyperparams = {"lr": lr, "betas": tuple(betas), "eps": eps, "weight_decay": weight_decay}

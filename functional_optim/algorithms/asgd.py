@@ -22,7 +22,9 @@ to float32); step ``t`` uses the ``eta`` and ``mu`` computed at the end of step 
 the lr of that step; ``ax`` is a plain copy of the parameter for as long as the stored ``mu``
 is exactly 1, which for an integer ``t0`` lasts up to step ``t0 + 2``; the decay
 :math:`1 - \kappa\eta` shrinks the parameters at every step, so they move even with zero
-gradients; ``lambd``, ``alpha`` and ``t0`` are not validated.
+gradients; ``lambd``, ``alpha`` and ``t0`` are not validated. For bfloat16/float16 params every
+tensor op rounds its result to the param's dtype, and ``-eta`` and ``weight_decay`` (``alpha``
+arguments) are rounded to it too, while ``mu`` and the decay factor multiply in float32.
 """
 
 from __future__ import annotations
@@ -91,14 +93,18 @@ def asgd(
             "copy": state.mu == 1,
         }
 
-        def one_param(s, param, grad, ax):
-            grad = maximize_and_decay(grad, param, s["weight_decay"], maximize)
-            param = param * s["decay_factor"]
-            param = param + s["neg_eta"] * grad
-            ax = jnp.where(s["copy"], param, ax + (param - ax) * s["mu"])
+        def one_param(s, param, grad, ax, store):
+            # store(): a half-precision tensor written by one torch op (see storage_rounding); an
+            # ``alpha`` is rounded to the tensor's dtype first, a multiplier (even the 0-d mu) is not
+            weight_decay = None if s["weight_decay"] is None else store(s["weight_decay"])
+            grad = store(maximize_and_decay(grad, param, weight_decay, maximize))  # grad.add(param, alpha=wd)
+            param = store(param * s["decay_factor"])  # param.mul_(1 - lambd * eta)
+            param = store(param + store(s["neg_eta"]) * grad)  # param.add_(grad, alpha=-eta)
+            # ax.add_(param.sub(ax).mul_(mu)): three ops
+            ax = jnp.where(s["copy"], param, store(ax + store(store(param - ax) * s["mu"])))
             return param, ax
 
-        new_params, ax = per_param(one_param, scalars, params, grads, state.ax)
+        new_params, ax = per_param(one_param, scalars, params, grads, state.ax, with_store=True)
         # torch does this scalar maths in the lr's type (Python floats, or a tensor lr's dtype),
         # except the power, which it takes in float64 even for a float32 tensor base.
         base = 1 + cast_like(lambd, lr) * lr * cast_like(t, lr)

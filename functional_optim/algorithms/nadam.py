@@ -23,7 +23,8 @@ float32 and rounds the product to float32 again, while :math:`\Pi_t\mu_{t+1}` is
 full precision from the stored float32 value; the second moment is bias-corrected *before*
 the square root and ``eps`` is added after it; the parameter moves in two separate steps,
 the gradient term first, then the momentum term; ``step`` is a float32 scalar incremented
-before use.
+before use. For bfloat16/float16 params each tensor torch's for-loop step writes is rounded to
+the param's dtype, op by op, the parameter between its two moves included.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from functional_optim.elementwise import adam_moments, decay_param_or_grad, per_param
+from functional_optim.elementwise import adam_moments, decay_param_or_grad, divide_by_number, per_param
 from functional_optim.hyperparams import (
     Hyperparam,
     algorithm_transform,
@@ -115,17 +116,28 @@ def nadam(
             "exp_avg_coef": -lr * cast_like(mu_next, lr) / cast_like(1 - mu_product_next, lr),
         }
 
-        def one_param(s, param, grad, exp_avg, exp_avg_sq):
+        def one_param(s, param, grad, exp_avg, exp_avg_sq, store):
+            # store(): a half-precision tensor written by one torch op (see storage_rounding)
             grad = -grad if maximize else grad
-            param, grad = decay_param_or_grad(param, grad, s["weight_decay"], s["decay_factor"], decoupled_weight_decay)
-            exp_avg, exp_avg_sq = adam_moments(
-                exp_avg, exp_avg_sq, grad, s["one_minus_beta1"], s["beta2"], s["one_minus_beta2"]
+            # param.mul_(1 - lr * wd) or grad.add(param, alpha=wd): one op either way (an alpha is
+            # rounded to the tensor's dtype first, a multiplier is not)
+            weight_decay = None if s["weight_decay"] is None else store(s["weight_decay"])
+            param, grad = map(
+                store, decay_param_or_grad(param, grad, weight_decay, s["decay_factor"], decoupled_weight_decay)
             )
-            denom = jnp.sqrt(exp_avg_sq / s["bias_correction2"]) + s["eps"]
-            param = param + s["grad_coef"] * grad / denom
+            exp_avg, exp_avg_sq = store.hold(
+                *adam_moments(exp_avg, exp_avg_sq, grad, s["one_minus_beta1"], s["beta2"], s["one_minus_beta2"], store)
+            )
+            # exp_avg_sq.div(bias_correction2).sqrt(), then .add_(eps): three ops; add_ rounds eps to the dtype
+            root = store(jnp.sqrt(divide_by_number(exp_avg_sq, s["bias_correction2"], store)))
+            denom = store(root + store(s["eps"]))
+            # param.addcdiv_(grad, denom, value=grad_coef), then the same with exp_avg: (value * t1) / t2 each
+            param = store(param + s["grad_coef"] * grad / denom)
             return param + s["exp_avg_coef"] * exp_avg / denom, exp_avg, exp_avg_sq
 
-        new_params, exp_avg, exp_avg_sq = per_param(one_param, scalars, params, grads, state.exp_avg, state.exp_avg_sq)
+        new_params, exp_avg, exp_avg_sq = per_param(
+            one_param, scalars, params, grads, state.exp_avg, state.exp_avg_sq, with_store=True
+        )
         return new_params, NAdamState(step, mu_product, exp_avg, exp_avg_sq)
 
     hyperparams = {

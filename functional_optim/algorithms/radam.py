@@ -23,7 +23,9 @@ step 5 for the default :math:`\beta_2`) the step ignores the second moment entir
 is added to :math:`\sqrt{v_t}` *before* the bias correction, which multiplies from above (unlike
 Adam and NAdam); the step is formed left to right as :math:`((\hat m_t\gamma)\,a_t)\,r_t`;
 ``step`` is a float32 scalar incremented before use. The branch is chosen with a select on
-the traced step, so a jitted update serves both phases.
+the traced step, so a jitted update serves both phases. For bfloat16/float16 params each
+tensor torch's for-loop step writes is rounded to the param's dtype, op by op, and
+:math:`\sqrt{1-\beta_2^t}/(\ldots)` is formed as torch's ``reciprocal()`` times the number.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from functional_optim.elementwise import adam_moments, decay_param_or_grad, per_param
+from functional_optim.elementwise import adam_moments, decay_param_or_grad, divide_by_number, no_rounding, per_param
 from functional_optim.hyperparams import (
     Hyperparam,
     algorithm_transform,
@@ -109,18 +111,32 @@ def radam(
             "rect": rect,
         }
 
-        def one_param(s, param, grad, exp_avg, exp_avg_sq):
+        def one_param(s, param, grad, exp_avg, exp_avg_sq, store):
+            # store(): a half-precision tensor written by one torch op (see storage_rounding)
             grad = -grad if maximize else grad
-            param, grad = decay_param_or_grad(param, grad, s["weight_decay"], s["decay_factor"], decoupled_weight_decay)
-            exp_avg, exp_avg_sq = adam_moments(
-                exp_avg, exp_avg_sq, grad, s["one_minus_beta1"], s["beta2"], s["one_minus_beta2"]
+            # param.mul_(1 - lr * wd) or grad.add(param, alpha=wd): one op either way (an alpha is
+            # rounded to the tensor's dtype first, a multiplier is not)
+            weight_decay = None if s["weight_decay"] is None else store(s["weight_decay"])
+            param, grad = map(
+                store, decay_param_or_grad(param, grad, weight_decay, s["decay_factor"], decoupled_weight_decay)
             )
-            momentum_step = exp_avg / s["bias_correction1"] * s["lr"]
-            adaptive = s["bias_correction2_sqrt"] / (jnp.sqrt(exp_avg_sq) + s["eps"])
-            update = jnp.where(s["rectify"], momentum_step * adaptive * s["rect"], momentum_step)
-            return param - update, exp_avg, exp_avg_sq
+            exp_avg, exp_avg_sq = store.hold(
+                *adam_moments(exp_avg, exp_avg_sq, grad, s["one_minus_beta1"], s["beta2"], s["one_minus_beta2"], store)
+            )
+            # exp_avg / bias_correction1 * lr: two ops
+            momentum_step = store(divide_by_number(exp_avg, s["bias_correction1"], store) * s["lr"])
+            root = store(store(jnp.sqrt(exp_avg_sq)) + store(s["eps"]))  # .sqrt().add_(eps): add_ rounds eps
+            if store is no_rounding:
+                adaptive = s["bias_correction2_sqrt"] / root
+            else:  # torch's float / tensor is tensor.reciprocal() * float: two ops
+                adaptive = store(store(1 / root) * s["bias_correction2_sqrt"])
+            rectified = store(store(momentum_step * adaptive) * s["rect"])
+            # param.add_(update, alpha=-1.0)
+            return param - jnp.where(s["rectify"], rectified, momentum_step), exp_avg, exp_avg_sq
 
-        new_params, exp_avg, exp_avg_sq = per_param(one_param, scalars, params, grads, state.exp_avg, state.exp_avg_sq)
+        new_params, exp_avg, exp_avg_sq = per_param(
+            one_param, scalars, params, grads, state.exp_avg, state.exp_avg_sq, with_store=True
+        )
         return new_params, RAdamState(step, exp_avg, exp_avg_sq)
 
     hyperparams = {"lr": lr, "betas": tuple(betas), "eps": eps, "weight_decay": weight_decay}

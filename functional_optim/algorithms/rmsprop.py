@@ -18,7 +18,9 @@ torch behaviours reproduced: ``eps`` is added *after* the square root; there is 
 correction; the momentum buffer starts at zero (unlike SGD's), and exists only if momentum is
 positive when the transform is built; the centered variant subtracts the square of an EMA of
 the gradient; ``alpha`` is only required to be >= 0, so ``alpha > 1`` is accepted; ``step`` is
-a float32 scalar incremented before use, though nothing reads it.
+a float32 scalar incremented before use, though nothing reads it. For bfloat16/float16 params
+every tensor op rounds its result to the param's dtype, ``weight_decay``, ``eps`` and (with
+momentum) ``lr`` are rounded to it too, and ``addcmul`` and ``lerp`` round once (fused).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from functional_optim.elementwise import lerp, maximize_and_decay, per_param
+from functional_optim.elementwise import lerp, maximize_and_decay, per_param, running_square
 from functional_optim.hyperparams import Hyperparam, algorithm_transform
 from functional_optim.transform import GradientTransformation
 from functional_optim.validation import (
@@ -112,24 +114,30 @@ def rmsprop(
             "lr": hyperparams["lr"],
         }
 
-        def one_param(s, param, grad, square_avg, momentum_buffer, grad_avg):
-            grad = maximize_and_decay(grad, param, s["weight_decay"], maximize)
-            square_avg = square_avg * s["alpha"] + s["one_minus_alpha"] * grad * grad
-            if centered:
-                grad_avg = lerp(grad_avg, grad, s["one_minus_alpha"])
-                avg = jnp.sqrt(square_avg - grad_avg * grad_avg) + s["eps"]
-            else:
-                avg = jnp.sqrt(square_avg) + s["eps"]
-            plain = param - s["lr"] * grad / avg
+        def one_param(s, param, grad, square_avg, momentum_buffer, grad_avg, store):
+            # store(): a half-precision tensor written by one torch op (see storage_rounding); an
+            # alpha is rounded to the tensor's dtype first, a multiplier or addcdiv's value is not
+            weight_decay = None if s["weight_decay"] is None else store(s["weight_decay"])
+            grad = store(maximize_and_decay(grad, param, weight_decay, maximize))  # grad.add(param, alpha=wd)
+            # square_avg.mul_(alpha).addcmul_(grad, grad, value=1 - alpha)
+            square_avg = running_square(square_avg, grad, s["alpha"], s["one_minus_alpha"], store)
+            if centered:  # grad_avg.lerp_(grad, 1 - alpha)
+                grad_avg = lerp(grad_avg, grad, s["one_minus_alpha"], store)
+            square_avg, grad_avg = store.hold(square_avg, grad_avg)
+            # square_avg.addcmul(grad_avg, grad_avg, value=-1) (an exact product), .sqrt(), .add_(eps)
+            second_moment = store(square_avg - grad_avg * grad_avg) if centered else square_avg
+            avg = store(store(jnp.sqrt(second_moment)) + store(s["eps"]))
+            plain = param - s["lr"] * grad / avg  # param.addcdiv_(grad, avg, value=-lr): (value * grad) / avg
             if not has_momentum:
                 return plain, square_avg, momentum_buffer, grad_avg
-            stepped_buffer = momentum_buffer * s["momentum"] + grad / avg
-            momentum_buffer = jnp.where(s["use_momentum"], stepped_buffer, momentum_buffer)
-            new_param = jnp.where(s["use_momentum"], param - s["lr"] * momentum_buffer, plain)
+            # buf.mul_(momentum).addcdiv_(grad, avg); param.add_(buf, alpha=-lr)
+            stepped_buffer = store(store(momentum_buffer * s["momentum"]) + grad / avg)
+            (momentum_buffer,) = store.hold(jnp.where(s["use_momentum"], stepped_buffer, momentum_buffer))
+            new_param = jnp.where(s["use_momentum"], param - store(s["lr"]) * momentum_buffer, plain)
             return new_param, square_avg, momentum_buffer, grad_avg
 
         new_params, square_avg, momentum_buffer, grad_avg = per_param(
-            one_param, scalars, params, grads, state.square_avg, state.momentum_buffer, state.grad_avg
+            one_param, scalars, params, grads, state.square_avg, state.momentum_buffer, state.grad_avg, with_store=True
         )
         return new_params, RMSpropState(state.step + 1, square_avg, momentum_buffer, grad_avg)
 

@@ -23,7 +23,10 @@ stored ``prev`` is 0 (its next factor is 1); the first step therefore moves ever
 by ``clamp(lr, min, max)``; the clamp applies the minimum and then the maximum, so a
 ``step_sizes`` pair with min > max (accepted, as in torch) pins every step size to max; torch's
 CPU ``sign`` of NaN is 0, so a NaN gradient leaves its parameter and step size unchanged (and
-is stored as ``prev``); ``step`` is a float32 scalar that torch keeps but never uses.
+is stored as ``prev``); ``step`` is a float32 scalar that torch keeps but never uses. For
+bfloat16/float16 params each tensor op rounds its result to the param's dtype, and the etas
+are rounded to it, as torch writes them into a tensor of that dtype (an etaminus that rounds
+to 1 then zeroes every gradient whose factor is 1, so those parameters never move).
 """
 
 from __future__ import annotations
@@ -94,15 +97,21 @@ def rprop(
         step_size_min, step_size_max = hyperparams["step_sizes"]
         scalars = {"etaminus": etaminus, "etaplus": etaplus, "min": step_size_min, "max": step_size_max}
 
-        def one_param(s, param, grad, prev, step_size):
+        def one_param(s, param, grad, prev, step_size, store):
+            # store(): a half-precision tensor written by one torch op (see storage_rounding); the
+            # etas are written into the half ``sign`` tensor, and its ``eq(etaminus)`` compares in the dtype
+            etaplus, etaminus = store(s["etaplus"]), store(s["etaminus"])
             grad = -grad if maximize else grad
-            sign = _sign(grad * prev)
-            factor = jnp.where(sign > 0, s["etaplus"], jnp.where(sign < 0, s["etaminus"], 1))
-            step_size = jnp.minimum(jnp.maximum(step_size * factor, s["min"]), s["max"])
-            grad = jnp.where(factor == s["etaminus"], 0, grad)
+            sign = _sign(store(grad * prev))  # grad.mul(prev).sign(): the product may round to 0
+            factor = jnp.where(sign > 0, etaplus, jnp.where(sign < 0, etaminus, 1))
+            # step_size.mul_(sign).clamp_(min, max): two ops
+            step_size = store(jnp.minimum(jnp.maximum(store(step_size * factor), s["min"]), s["max"]))
+            grad = jnp.where(factor == etaminus, 0, grad)
             return param - _sign(grad) * step_size, grad, step_size
 
-        new_params, prev, step_size = per_param(one_param, scalars, params, grads, state.prev, state.step_size)
+        new_params, prev, step_size = per_param(
+            one_param, scalars, params, grads, state.prev, state.step_size, with_store=True
+        )
         return new_params, RpropState(state.step + 1, prev, step_size)
 
     hyperparams = {"lr": lr, "etas": tuple(etas), "step_sizes": tuple(step_sizes)}
