@@ -113,9 +113,13 @@ def from_real(x: jax.Array, like: jax.Array) -> jax.Array:
 
 def _difference(new_real: jax.Array, old: jax.Array) -> jax.Array:
     """``new - old`` in the compute dtype: float32 for a half-precision param, where it is exact,
-    so that :func:`~functional_optim.transform.apply_updates` rounds ``old + update`` to ``new``."""
+    so that :func:`~functional_optim.transform.apply_updates` rounds ``old + update`` to ``new``.
+
+    An unchanged entry's update is 0, so an infinite parameter that the step leaves infinite
+    (as torch's in-place arithmetic does) stays so instead of becoming ``inf - inf = NaN``."""
     dtype = compute_dtype(old.dtype)
-    return from_real(new_real, old).astype(dtype) - old.astype(dtype)
+    new, old = from_real(new_real, old).astype(dtype), old.astype(dtype)
+    return jnp.where(new == old, jnp.zeros((), dtype), new - old)
 
 
 def _check_grads_match_params(name: str, grads: Updates, params: Params) -> None:

@@ -83,14 +83,28 @@ L2_DECAY = [
 
 @pytest.mark.parametrize(("name", "config"), L2_DECAY, ids=[name for name, _ in L2_DECAY])
 def test_weight_decay_given_as_zero_is_left_out_as_torch_skips_it(name, config):
-    """An infinite parameter: torch skips ``grad + 0 * param``, so no NaN (``0 * inf``) enters the state.
-
-    (One step: the param itself becomes NaN, as its update is ``new - old``, ``inf - inf``.)
-    """
+    """An infinite parameter: torch skips ``grad + 0 * param``, so no NaN (``0 * inf``) enters the state."""
     params = {"w": jnp.array([jnp.inf, 1.0, -2.0])}
     tx = getattr(fo, name)(weight_decay=0.0, **config)
     _, state = jax.jit(tx.update)({"w": jnp.array([0.5, 0.25, -1.0])}, tx.init(params), params)
     assert not any(bool(jnp.any(jnp.isnan(leaf))) for leaf in jax.tree.leaves(state.inner_state))
+
+
+ELEMENTWISE = ("sgd", "adam", "adamw", "adamax", "adagrad", "adadelta", "rmsprop", "nadam", "radam", "rprop", "asgd")
+
+
+@pytest.mark.parametrize("dtype", [jnp.float32, jnp.bfloat16])
+@pytest.mark.parametrize("name", ELEMENTWISE)
+def test_an_infinite_param_stays_infinite_as_in_torch(name, dtype):
+    """torch's in-place steps leave an infinite entry infinite; its update must not be ``inf - inf = NaN``."""
+    params = [jnp.array([jnp.inf, -jnp.inf, 1.0], dtype)]
+    tx = getattr(fo, name)(lr=0.1)
+    state = tx.init(params)
+    for _ in range(2):
+        updates, state = jax.jit(tx.update)([jnp.array([0.5, -0.25, 1.0], dtype)], state, params)
+        params = fo.apply_updates(params, updates)
+    np.testing.assert_array_equal(np.asarray(params[0][:2], np.float32), [np.inf, -np.inf])
+    assert bool(jnp.isfinite(params[0][2]))
 
 
 def test_a_fixed_zero_weight_decay_refuses_to_change_and_an_array_one_changes():
