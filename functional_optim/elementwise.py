@@ -174,8 +174,8 @@ def lerp(start: jax.Array, end: jax.Array, weight: jax.Array, store: Rounding = 
     """
     if store is not no_rounding:
         return store(_fused_lerp(start, end, weight))
-    small = jnp.abs(weight) < 0.5
-    return jnp.where(small, start, end) + jnp.where(small, weight, weight - 1) * (end - start)
+    small = jnp.abs(weight) < 0.5  # lax.select, not jnp.where: no nested jit per leaf to lower
+    return jax.lax.select(small, start, end) + jax.lax.select(small, weight, weight - 1) * (end - start)
 
 
 def _fused_lerp(start: jax.Array, end: jax.Array, weight: jax.Array) -> jax.Array:

@@ -119,7 +119,8 @@ def _difference(new_real: jax.Array, old: jax.Array) -> jax.Array:
     (as torch's in-place arithmetic does) stays so instead of becoming ``inf - inf = NaN``."""
     dtype = compute_dtype(old.dtype)
     new, old = from_real(new_real, old).astype(dtype), old.astype(dtype)
-    return jnp.where(new == old, jnp.zeros((), dtype), new - old)
+    difference = new - old
+    return jax.lax.select(new == old, jnp.zeros_like(difference), difference)
 
 
 def _check_grads_match_params(name: str, grads: Updates, params: Params) -> None:
