@@ -29,11 +29,16 @@ class Rounding:
     stands for a tensor torch computes in directly (float32/float64): both are then identities.
     """
 
-    def __init__(self, dtype: jnp.dtype | None):
+    def __init__(self, dtype: jnp.dtype | None) -> None:
         self.dtype = None if dtype is None else jnp.dtype(dtype)
 
+    @property
+    def rounds(self) -> bool:
+        """Whether it rounds at all: False for float32/float64, which torch computes in directly."""
+        return self.dtype is not None
+
     def __call__(self, x: jax.Array) -> jax.Array:
-        if self.dtype is None:
+        if not self.rounds:
             return x
         info = jnp.finfo(self.dtype)
         rounded = jax.lax.reduce_precision(x, exponent_bits=info.nexp, mantissa_bits=info.nmant)
@@ -50,12 +55,13 @@ class Rounding:
         otherwise take the float32 value before the cast to ``dtype``, which no output holds, so
         XLA:CPU fuses its whole recomputation from the old state into that op and must copy the
         old state before the donated buffer is overwritten. An optimisation barrier on the
-        ``dtype`` values keeps XLA from folding the cast round trip away, and bfloat16 steps then
-        read the stored tensor (float16 ones still copy: an XLA:CPU fusion choice). The values
-        are unchanged (already rounded); None passes through. Only on CPU: XLA's GPU and TPU
-        backends fuse a parameter's whole step into one kernel, which a barrier would split.
+        ``dtype`` values keeps XLA's simplifier from folding the cast round trip away; XLA:CPU
+        then removes the barrier before fusing, and its fusion reads a stored bfloat16 tensor
+        instead of recomputing it (a float16 one it still duplicates, so those steps still copy).
+        The values are unchanged (already rounded); None passes through. Only on CPU: XLA's GPU
+        and TPU backends fuse a parameter's whole step into one kernel, which a barrier would split.
         """
-        if self.dtype is None:
+        if not self.rounds:
             return values
         present = [x.astype(self.dtype) for x in values if x is not None]
         held = iter(jax.lax.platform_dependent(*present, cpu=_barrier, default=lambda *stored: stored))
@@ -83,7 +89,7 @@ def storage_rounding(dtype: jnp.dtype) -> Rounding:
     return no_rounding if compute_dtype(dtype) == jnp.dtype(dtype) else Rounding(dtype)
 
 
-def fma_half(x: jax.Array, half: jax.Array, addend: jax.Array) -> jax.Array:
+def _fma_half(x: jax.Array, half: jax.Array, addend: jax.Array) -> jax.Array:
     """``x * half + addend`` rounded once, in float32, for a ``half`` holding a bfloat16/float16 value.
 
     torch's vectorised CPU kernels fuse some multiply-adds (``addcmul``) for half-precision
@@ -92,6 +98,18 @@ def fma_half(x: jax.Array, half: jax.Array, addend: jax.Array) -> jax.Array:
     """
     high, low = _split(x)
     return _sum_rounded_once(addend, high * half, low * half)
+
+
+def _fma(x: jax.Array, y: jax.Array, addend: jax.Array) -> jax.Array:
+    """``x * y + addend`` rounded once, in float32, for any float32 ``x`` and ``y``.
+
+    The product's rounding error is exact from the 12-bit halves of both factors (Dekker) and
+    goes into the single rounding, as in :func:`_fma_half`.
+    """
+    (x_high, x_low), (y_high, y_low) = _split(x), _split(y)
+    product = x * y
+    product_error = ((x_high * y_high - product) + x_high * y_low + x_low * y_high) + x_low * y_low
+    return _sum_rounded_once(addend, product, product_error)
 
 
 def _split(x: jax.Array) -> tuple[jax.Array, jax.Array]:
@@ -104,12 +122,13 @@ def _sum_rounded_once(addend: jax.Array, product: jax.Array, product_error: jax.
     """``addend + (product + product_error)`` with one rounding, for a small ``product_error``.
 
     A two-sum recovers the rounding error of ``addend + product`` exactly and carries it,
-    with ``product_error``, into the last addition.
+    with ``product_error``, into the last addition. An infinite or NaN sum is returned as it is
+    (the two-sum would turn ``inf`` into ``inf - inf = NaN``), as a fused multiply-add gives it.
     """
     total = addend + product
     total_part = total - addend
     error = (addend - (total - total_part)) + (product - total_part)
-    return total + (error + product_error)
+    return jax.lax.select(jnp.isfinite(total), total + (error + product_error), total)
 
 
 def per_param(
@@ -169,29 +188,14 @@ def lerp(start: jax.Array, end: jax.Array, weight: jax.Array, store: Rounding = 
     Written as one multiply-add whose base and coefficient are chosen by ``|w| < 0.5``:
     ``end + (w - 1) diff`` rounds exactly as ``end - diff (1 - w)`` (negation is exact), and
     the parameter-sized work is one subtract, select, multiply and add. For a half-precision
-    tensor (a rounding ``store``) torch's vectorised kernel rounds that multiply-add once
-    (:func:`_fused_lerp`) and stores the result.
+    tensor (a rounding ``store``) torch's vectorised kernel rounds that multiply-add once, in
+    float32, and stores the result.
     """
-    if store is not no_rounding:
-        return store(_fused_lerp(start, end, weight))
     small = jnp.abs(weight) < 0.5  # lax.select, not jnp.where: no nested jit per leaf to lower
-    return jax.lax.select(small, start, end) + jax.lax.select(small, weight, weight - 1) * (end - start)
-
-
-def _fused_lerp(start: jax.Array, end: jax.Array, weight: jax.Array) -> jax.Array:
-    """:func:`lerp` with its multiply-add rounded once (in float32), as torch's vectorised CPU ``lerp``.
-
-    torch computes ``fma(coefficient, end - start, base)`` (base and coefficient chosen as in
-    :func:`lerp`); for half-precision tensors the unfused :func:`lerp` differs in a few entries
-    per thousand. The float32 product's rounding error is exact from the 12-bit halves of both
-    factors (Dekker) and goes into the single rounding, as in :func:`fma_half`.
-    """
-    small = jnp.abs(weight) < 0.5
-    base, coefficient, diff = jnp.where(small, start, end), jnp.where(small, weight, weight - 1), end - start
-    (c_high, c_low), (d_high, d_low) = _split(coefficient), _split(diff)
-    product = coefficient * diff
-    product_error = ((c_high * d_high - product) + c_high * d_low + c_low * d_high) + c_low * d_low
-    return _sum_rounded_once(base, product, product_error)
+    base, coefficient = jax.lax.select(small, start, end), jax.lax.select(small, weight, weight - 1)
+    if not store.rounds:
+        return base + coefficient * (end - start)
+    return store(_fma(coefficient, end - start, base))
 
 
 def running_square(
@@ -199,11 +203,11 @@ def running_square(
 ) -> jax.Array:
     """torch's ``average.mul_(decay).addcmul_(x, x, value=1 - decay)``: two ops, each stored.
 
-    torch's half-precision ``addcmul`` rounds ``(value * x) * x + self`` once (:func:`fma_half`).
+    torch's half-precision ``addcmul`` rounds ``(value * x) * x + self`` once (:func:`_fma_half`).
     """
-    if store is no_rounding:
+    if not store.rounds:
         return average * decay + one_minus_decay * x * x
-    return store(fma_half(one_minus_decay * x, x, store(average * decay)))
+    return store(_fma_half(one_minus_decay * x, x, store(average * decay)))
 
 
 def divide_by_number(x: jax.Array, divisor: jax.Array, store: Rounding = no_rounding) -> jax.Array:
@@ -215,19 +219,22 @@ def divide_by_number(x: jax.Array, divisor: jax.Array, store: Rounding = no_roun
     For half precision the divisor is therefore chosen per entry (a select whose choice changes
     nothing: a NaN ``x`` gives NaN either way), which hides the broadcast at no memory cost.
     """
-    if store is no_rounding:
+    if not store.rounds:
         return x / divisor
     return store(x / jnp.where(jnp.isnan(x), 1, divisor))
 
 
-def maximize_and_decay(grad: jax.Array, param: jax.Array, weight_decay: jax.Array | None, maximize: bool) -> jax.Array:
+def maximize_and_decay(
+    grad: jax.Array, param: jax.Array, weight_decay: jax.Array | None, maximize: bool, store: Rounding = no_rounding
+) -> jax.Array:
     """torch's gradient preamble: negate if ``maximize``, then add L2 decay ``weight_decay * param``.
 
     A None ``weight_decay`` (fixed at 0, see :func:`~functional_optim.hyperparams.algorithm_transform`)
-    adds nothing, as torch's ``if weight_decay != 0``.
+    adds nothing, as torch's ``if weight_decay != 0``. ``grad.add(param, alpha=weight_decay)``
+    rounds its alpha to a half-precision tensor's dtype before it stores the sum.
     """
     grad = -grad if maximize else grad
-    return grad if weight_decay is None else grad + weight_decay * param
+    return grad if weight_decay is None else store(grad + store(weight_decay) * param)
 
 
 def decay_param_or_grad(
@@ -236,18 +243,19 @@ def decay_param_or_grad(
     weight_decay: jax.Array | None,
     decay_factor: jax.Array | None,
     decoupled: bool,
+    store: Rounding = no_rounding,
 ) -> tuple[jax.Array, jax.Array]:
-    """torch's two weight decays, returning ``(param, grad)``.
+    """torch's two weight decays, returning ``(param, grad)``, each one op (stored).
 
-    Decoupled (AdamW style) scales the param by ``decay_factor`` (``1 - lr * weight_decay``);
-    otherwise L2 adds ``weight_decay * param`` to the grad. None (weight decay fixed at 0)
-    changes neither.
+    Decoupled (AdamW style) scales the param by ``decay_factor`` (``1 - lr * weight_decay``, a
+    multiplier, not rounded); otherwise L2 adds ``weight_decay * param`` to the grad (an alpha,
+    rounded to a half-precision dtype first). None (weight decay fixed at 0) changes neither.
     """
     if weight_decay is None:
         return param, grad
     if decoupled:
-        return param * decay_factor, grad
-    return param, grad + weight_decay * param
+        return store(param * decay_factor), grad
+    return param, store(grad + store(weight_decay) * param)
 
 
 def adam_moments(

@@ -84,8 +84,7 @@ def adadelta(
         def one_param(s, param, grad, square_avg, acc_delta, store):
             # store(): a half-precision tensor written by one torch op (see storage_rounding); an
             # alpha or an added scalar is rounded to the tensor's dtype first, a multiplier is not
-            weight_decay = None if s["weight_decay"] is None else store(s["weight_decay"])
-            grad = store(maximize_and_decay(grad, param, weight_decay, maximize))  # grad.add(param, alpha=wd)
+            grad = maximize_and_decay(grad, param, s["weight_decay"], maximize, store)  # grad.add(param, alpha=wd)
             # square_avg.mul_(rho).addcmul_(grad, grad, value=1 - rho), and the same for acc_delta below
             (square_avg,) = store.hold(running_square(square_avg, grad, s["rho"], s["one_minus_rho"], store))
             eps = store(s["eps"])

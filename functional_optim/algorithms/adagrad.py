@@ -93,8 +93,7 @@ def adagrad(
         def one_param(s, param, grad, sum_, store):
             # store(): a half-precision tensor written by one torch op (see storage_rounding); an
             # alpha is rounded to the tensor's dtype first, addcdiv's value is not
-            weight_decay = None if s["weight_decay"] is None else store(s["weight_decay"])
-            grad = store(maximize_and_decay(grad, param, weight_decay, maximize))  # grad.add(param, alpha=wd)
+            grad = maximize_and_decay(grad, param, s["weight_decay"], maximize, store)  # grad.add(param, alpha=wd)
             (sum_,) = store.hold(store(sum_ + grad * grad))  # sum.addcmul_(grad, grad, value=1): an exact product
             std = store(store(jnp.sqrt(sum_)) + store(s["eps"]))  # sum.sqrt().add_(eps)
             return param - s["clr"] * grad / std, sum_  # param.addcdiv_(grad, std, value=-clr): (value * grad) / std

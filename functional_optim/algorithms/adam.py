@@ -96,11 +96,9 @@ def _adam(name, lr, betas, eps, weight_decay, amsgrad, maximize, decoupled_weigh
         def one_param(s, param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, store):
             # store(): a half-precision tensor written by one torch op (see storage_rounding)
             grad = -grad if maximize else grad
-            # param.mul_(1 - lr * wd) or grad.add(param, alpha=wd): one op either way (an alpha is
-            # rounded to the tensor's dtype first, a multiplier is not)
-            weight_decay = None if s["weight_decay"] is None else store(s["weight_decay"])
-            param, grad = map(
-                store, decay_param_or_grad(param, grad, weight_decay, s["decay_factor"], decoupled_weight_decay)
+            # param.mul_(1 - lr * wd) or grad.add(param, alpha=wd)
+            param, grad = decay_param_or_grad(
+                param, grad, s["weight_decay"], s["decay_factor"], decoupled_weight_decay, store
             )
             exp_avg, exp_avg_sq = store.hold(
                 *adam_moments(exp_avg, exp_avg_sq, grad, s["one_minus_beta1"], s["beta2"], s["one_minus_beta2"], store)

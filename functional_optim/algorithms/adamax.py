@@ -14,7 +14,8 @@ torch behaviours reproduced: ``eps`` is added to :math:`|g_t|` *inside* the maxi
 the denominator; the infinity norm has no bias correction, only the first moment does;
 ``step`` is a float32 scalar incremented before use; unlike Adam, ``betas`` may mix Python
 ints and floats. For bfloat16/float16 params each tensor torch's for-loop step writes is
-rounded to the param's dtype, op by op (``eps`` too, as ``add_`` rounds its scalar).
+rounded to the param's dtype, op by op, and so are ``weight_decay`` and ``eps`` (an ``alpha`` and
+an ``add_`` scalar), while the betas multiply in float32.
 """
 
 from __future__ import annotations
@@ -85,8 +86,7 @@ def adamax(
 
         def one_param(s, param, grad, exp_avg, exp_inf, store):
             # store(): a half-precision tensor written by one torch op (see storage_rounding)
-            weight_decay = None if s["weight_decay"] is None else store(s["weight_decay"])
-            grad = store(maximize_and_decay(grad, param, weight_decay, maximize))  # grad.add(param, alpha=wd)
+            grad = maximize_and_decay(grad, param, s["weight_decay"], maximize, store)  # grad.add(param, alpha=wd)
             exp_avg = lerp(exp_avg, grad, s["one_minus_beta1"], store)  # exp_avg.lerp_(grad, 1 - beta1)
             # torch.maximum(exp_inf.mul_(beta2), grad.abs().add_(eps)): add_ rounds eps to the dtype
             exp_inf = jnp.maximum(store(exp_inf * s["beta2"]), store(jnp.abs(grad) + store(s["eps"])))

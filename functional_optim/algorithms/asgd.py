@@ -96,8 +96,7 @@ def asgd(
         def one_param(s, param, grad, ax, store):
             # store(): a half-precision tensor written by one torch op (see storage_rounding); an
             # ``alpha`` is rounded to the tensor's dtype first, a multiplier (even the 0-d mu) is not
-            weight_decay = None if s["weight_decay"] is None else store(s["weight_decay"])
-            grad = store(maximize_and_decay(grad, param, weight_decay, maximize))  # grad.add(param, alpha=wd)
+            grad = maximize_and_decay(grad, param, s["weight_decay"], maximize, store)  # grad.add(param, alpha=wd)
             param = store(param * s["decay_factor"])  # param.mul_(1 - lambd * eta)
             param = store(param + store(s["neg_eta"]) * grad)  # param.add_(grad, alpha=-eta)
             # ax.add_(param.sub(ax).mul_(mu)): three ops

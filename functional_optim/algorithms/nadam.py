@@ -24,7 +24,8 @@ full precision from the stored float32 value; the second moment is bias-correcte
 the square root and ``eps`` is added after it; the parameter moves in two separate steps,
 the gradient term first, then the momentum term; ``step`` is a float32 scalar incremented
 before use. For bfloat16/float16 params each tensor torch's for-loop step writes is rounded to
-the param's dtype, op by op, the parameter between its two moves included.
+the param's dtype, op by op, the parameter between its two moves included; ``weight_decay`` (as
+an ``alpha``) and ``eps`` are rounded to it too, multipliers and ``addcdiv`` values are not.
 """
 
 from __future__ import annotations
@@ -119,11 +120,9 @@ def nadam(
         def one_param(s, param, grad, exp_avg, exp_avg_sq, store):
             # store(): a half-precision tensor written by one torch op (see storage_rounding)
             grad = -grad if maximize else grad
-            # param.mul_(1 - lr * wd) or grad.add(param, alpha=wd): one op either way (an alpha is
-            # rounded to the tensor's dtype first, a multiplier is not)
-            weight_decay = None if s["weight_decay"] is None else store(s["weight_decay"])
-            param, grad = map(
-                store, decay_param_or_grad(param, grad, weight_decay, s["decay_factor"], decoupled_weight_decay)
+            # param.mul_(1 - lr * wd) or grad.add(param, alpha=wd)
+            param, grad = decay_param_or_grad(
+                param, grad, s["weight_decay"], s["decay_factor"], decoupled_weight_decay, store
             )
             exp_avg, exp_avg_sq = store.hold(
                 *adam_moments(exp_avg, exp_avg_sq, grad, s["one_minus_beta1"], s["beta2"], s["one_minus_beta2"], store)

@@ -24,8 +24,9 @@ is added to :math:`\sqrt{v_t}` *before* the bias correction, which multiplies fr
 Adam and NAdam); the step is formed left to right as :math:`((\hat m_t\gamma)\,a_t)\,r_t`;
 ``step`` is a float32 scalar incremented before use. The branch is chosen with a select on
 the traced step, so a jitted update serves both phases. For bfloat16/float16 params each
-tensor torch's for-loop step writes is rounded to the param's dtype, op by op, and
-:math:`\sqrt{1-\beta_2^t}/(\ldots)` is formed as torch's ``reciprocal()`` times the number.
+tensor torch's for-loop step writes is rounded to the param's dtype, op by op (``weight_decay``
+and ``eps`` too, multipliers not), and :math:`\sqrt{1-\beta_2^t}/(\ldots)` is formed as torch's
+``reciprocal()`` times the number.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from functional_optim.elementwise import adam_moments, decay_param_or_grad, divide_by_number, no_rounding, per_param
+from functional_optim.elementwise import adam_moments, decay_param_or_grad, divide_by_number, per_param
 from functional_optim.hyperparams import (
     Hyperparam,
     algorithm_transform,
@@ -114,11 +115,9 @@ def radam(
         def one_param(s, param, grad, exp_avg, exp_avg_sq, store):
             # store(): a half-precision tensor written by one torch op (see storage_rounding)
             grad = -grad if maximize else grad
-            # param.mul_(1 - lr * wd) or grad.add(param, alpha=wd): one op either way (an alpha is
-            # rounded to the tensor's dtype first, a multiplier is not)
-            weight_decay = None if s["weight_decay"] is None else store(s["weight_decay"])
-            param, grad = map(
-                store, decay_param_or_grad(param, grad, weight_decay, s["decay_factor"], decoupled_weight_decay)
+            # param.mul_(1 - lr * wd) or grad.add(param, alpha=wd)
+            param, grad = decay_param_or_grad(
+                param, grad, s["weight_decay"], s["decay_factor"], decoupled_weight_decay, store
             )
             exp_avg, exp_avg_sq = store.hold(
                 *adam_moments(exp_avg, exp_avg_sq, grad, s["one_minus_beta1"], s["beta2"], s["one_minus_beta2"], store)
@@ -126,9 +125,11 @@ def radam(
             # exp_avg / bias_correction1 * lr: two ops
             momentum_step = store(divide_by_number(exp_avg, s["bias_correction1"], store) * s["lr"])
             root = store(store(jnp.sqrt(exp_avg_sq)) + store(s["eps"]))  # .sqrt().add_(eps): add_ rounds eps
-            if store is no_rounding:
+            # torch's float / tensor is tensor.reciprocal() * float: two ops, which only half
+            # precision rounds apart (float32/float64 keep the one division they always had)
+            if not store.rounds:
                 adaptive = s["bias_correction2_sqrt"] / root
-            else:  # torch's float / tensor is tensor.reciprocal() * float: two ops
+            else:
                 adaptive = store(store(1 / root) * s["bias_correction2_sqrt"])
             rectified = store(store(momentum_step * adaptive) * s["rect"])
             # param.add_(update, alpha=-1.0)

@@ -117,8 +117,7 @@ def rmsprop(
         def one_param(s, param, grad, square_avg, momentum_buffer, grad_avg, store):
             # store(): a half-precision tensor written by one torch op (see storage_rounding); an
             # alpha is rounded to the tensor's dtype first, a multiplier or addcdiv's value is not
-            weight_decay = None if s["weight_decay"] is None else store(s["weight_decay"])
-            grad = store(maximize_and_decay(grad, param, weight_decay, maximize))  # grad.add(param, alpha=wd)
+            grad = maximize_and_decay(grad, param, s["weight_decay"], maximize, store)  # grad.add(param, alpha=wd)
             # square_avg.mul_(alpha).addcmul_(grad, grad, value=1 - alpha)
             square_avg = running_square(square_avg, grad, s["alpha"], s["one_minus_alpha"], store)
             if centered:  # grad_avg.lerp_(grad, 1 - alpha)

@@ -106,7 +106,7 @@ def rprop(
             factor = jnp.where(sign > 0, etaplus, jnp.where(sign < 0, etaminus, 1))
             # step_size.mul_(sign).clamp_(min, max): two ops
             step_size = store(jnp.minimum(jnp.maximum(store(step_size * factor), s["min"]), s["max"]))
-            grad = jnp.where(factor == etaminus, 0, grad)
+            step_size, grad = store.hold(step_size, jnp.where(factor == etaminus, 0, grad))
             return param - _sign(grad) * step_size, grad, step_size
 
         new_params, prev, step_size = per_param(

@@ -86,8 +86,7 @@ def sgd(
         def one_param(s, param, grad, buf, store):
             # store(): the rounding of a half-precision tensor written by one torch op (see
             # storage_rounding); torch also rounds an ``alpha`` to the tensor's dtype first
-            weight_decay = None if s["weight_decay"] is None else store(s["weight_decay"])
-            grad = store(maximize_and_decay(grad, param, weight_decay, maximize))  # grad.add(param, alpha=wd)
+            grad = maximize_and_decay(grad, param, s["weight_decay"], maximize, store)  # grad.add(param, alpha=wd)
             if has_momentum:
                 # buf.mul_(momentum).add_(grad, alpha=1 - dampening): two ops
                 update = store(store(buf * s["momentum"]) + store(s["one_minus_dampening"]) * grad)
