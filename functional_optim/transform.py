@@ -19,6 +19,8 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
+from functional_optim.elementwise import compute_dtype
+
 Params = Any
 Updates = Any
 OptState = Any
@@ -42,9 +44,10 @@ def apply_updates(params: Params, updates: Updates) -> Params:
 
     def apply(p: Any, u: Any) -> jax.Array:
         dtype = jnp.result_type(p)
-        if jnp.issubdtype(dtype, jnp.floating) and jnp.finfo(dtype).bits < 32:
-            return (jnp.asarray(p, jnp.float32) + jnp.asarray(u, jnp.float32)).astype(dtype)
-        return p + jnp.asarray(u, dtype)
+        if not jnp.issubdtype(dtype, jnp.floating):
+            return p + jnp.asarray(u, dtype)
+        cdtype = compute_dtype(dtype)
+        return (jnp.asarray(p, cdtype) + jnp.asarray(u, cdtype)).astype(dtype)
 
     return jax.tree.map(apply, params, updates)
 
