@@ -18,7 +18,7 @@ torch.optim's stateful API is :mod:`functional_optim.optim`, over :class:`Parame
     optimizer.step()
 """
 
-from functional_optim import optim, schedules
+from functional_optim import native, optim, schedules
 from functional_optim.algorithms.adadelta import AdadeltaState, adadelta
 from functional_optim.algorithms.adafactor import AdafactorState, adafactor
 from functional_optim.algorithms.adagrad import AdagradState, adagrad
@@ -37,7 +37,7 @@ from functional_optim.checkpoint import load, save
 from functional_optim.hyperparams import HyperparamsState, set_hyperparams
 from functional_optim.parameter import Parameter, backward, named_parameter_list, parameter_list, parameters, values
 from functional_optim.sharding import Zero1State, zero1
-from functional_optim.transform import GradientTransformation, apply_updates, chain
+from functional_optim.transform import GradientTransformation, apply_gradients, apply_updates, chain
 
 __version__ = "0.1.0"
 
@@ -66,6 +66,7 @@ __all__ = [
     "adam",
     "adamax",
     "adamw",
+    "apply_gradients",
     "apply_updates",
     "asgd",
     "backward",
@@ -75,6 +76,7 @@ __all__ = [
     "muon",
     "nadam",
     "named_parameter_list",
+    "native",
     "optim",
     "parameter_list",
     "parameters",

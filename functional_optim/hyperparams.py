@@ -159,6 +159,7 @@ def algorithm_transform(
     supports_complex: bool = True,
     prepare_grads: Callable[[Updates, Params], Any] | None = None,
     skipped_at_zero: tuple[str, ...] = (),
+    native_kernel: str | None = None,
 ) -> GradientTransformation:
     """Builds an algorithm's :class:`GradientTransformation` from its hyperparameter-explicit maths.
 
@@ -179,10 +180,12 @@ def algorithm_transform(
         is None in the state and in what ``step_fn`` receives, which leaves its term out of the
         compiled step (for L2 decay, a read of every parameter), and :func:`set_hyperparams`
         refuses to change it. Given as an array or a schedule, it stays changeable.
+      native_kernel: the name of the algorithm's native CPU kernel, if ``step_fn`` calls one
+        (see :mod:`functional_optim.native`); reported by :func:`functional_optim.native.path`.
 
     The transform's updates are ``new_params - params``, so :func:`apply_updates` gives
     torch's parameters back (exactly, whenever a step changes a parameter by less than half
-    of its magnitude).
+    of its magnitude); :func:`~functional_optim.apply_gradients` returns them directly.
     """
     schedules = {k: v for k, v in hyperparams.items() if any(callable(leaf) for leaf in jax.tree.leaves(v))}
     fixed = {k: None for k in skipped_at_zero if _is_python_zero(hyperparams[k])}
@@ -202,11 +205,8 @@ def algorithm_transform(
         )
         return HyperparamsState(count, values, init_fn(jax.tree.map(to_real, params), values))
 
-    def update(
-        grads: Updates, state: HyperparamsState, params: Params | None = None
-    ) -> tuple[Updates, HyperparamsState]:
-        if params is None:
-            raise ValueError(f"{name}: update needs the current params (update(grads, state, params))")
+    def step(grads: Updates, state: HyperparamsState, params: Params) -> tuple[Params, HyperparamsState]:
+        """One torch ``step()``: the new (real-view) params and the next state."""
         values = {**current_hyperparams(state.hyperparams, state.count), **fixed}  # fixed even if given
         real_params = jax.tree.map(to_real, params)
         if prepare_grads is not None:
@@ -215,9 +215,22 @@ def algorithm_transform(
             _check_grads_match_params(name, grads, params)
             real_grads = jax.tree.map(lambda g, p: to_real(g).astype(p.dtype), grads, real_params)
         new_real_params, inner_state = step_fn(real_grads, state.inner_state, real_params, values, state.count)
-        updates = jax.tree.map(_difference, new_real_params, jax.tree.map(jnp.asarray, params))
-        return updates, HyperparamsState(state.count + 1, values, inner_state)
+        return new_real_params, HyperparamsState(state.count + 1, values, inner_state)
 
+    def update(
+        grads: Updates, state: HyperparamsState, params: Params | None = None
+    ) -> tuple[Updates, HyperparamsState]:
+        if params is None:
+            raise ValueError(f"{name}: update needs the current params (update(grads, state, params))")
+        new_real_params, new_state = step(grads, state, params)
+        return jax.tree.map(_difference, new_real_params, jax.tree.map(jnp.asarray, params)), new_state
+
+    def apply_gradients(grads: Updates, state: HyperparamsState, params: Params) -> tuple[Params, HyperparamsState]:
+        new_real_params, new_state = step(grads, state, params)
+        return jax.tree.map(lambda new, old: from_real(new, jnp.asarray(old)), new_real_params, params), new_state
+
+    update.apply_gradients = apply_gradients  # see functional_optim.apply_gradients
+    update.native_kernel = native_kernel
     return GradientTransformation(init, update)
 
 

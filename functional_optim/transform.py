@@ -9,6 +9,12 @@ A :class:`GradientTransformation` is a pair of pure functions over parameter pyt
 ``params + updates`` (:func:`apply_updates`) is the parameter after the step. The pair is
 structurally optax's ``GradientTransformation``, so transforms from either library compose
 with ``optax.chain`` and :func:`chain` alike, and everything runs under ``jax.jit``.
+
+:func:`apply_gradients` is the other way to take a step: it returns the new parameters
+directly. For functional_optim's algorithms (and a :func:`chain` ending in one) it never
+materialises ``updates``, which is faster (the native kernels update parameters in place) and
+exact however much a step changes a parameter; ``update`` advertises that entry by carrying it
+as its attribute ``apply_gradients``.
 """
 
 from __future__ import annotations
@@ -52,28 +58,76 @@ def apply_updates(params: Params, updates: Updates) -> Params:
     return jax.tree.map(apply, params, updates)
 
 
+def apply_gradients(
+    transform: GradientTransformation, grads: Updates, state: OptState, params: Params
+) -> tuple[Params, OptState]:
+    """One optimizer step that returns the new parameters: ``(new_params, new_state)``.
+
+    Equal to ``updates, state = transform.update(grads, state, params)`` followed by
+    :func:`apply_updates`, for any transform (optax's included). For functional_optim's
+    algorithms it is the step itself: no ``updates = new - params`` is computed, so it is exact
+    where that difference would round (a step that shrinks a parameter by orders of
+    magnitude, see :func:`apply_updates`), and under ``jax.jit`` with the params and state
+    donated the native CPU kernels write the new values in place. Use it in a training loop
+    that only needs the new params; use ``update`` where the updates themselves are wanted
+    (to log their norm, or for an optax combinator that transforms them).
+
+    Example::
+
+        @functools.partial(jax.jit, donate_argnums=(0, 1))
+        def train_step(params, state, batch):
+            grads = jax.grad(loss_fn)(params, batch)
+            return fo.apply_gradients(tx, grads, state, params)
+    """
+    direct = getattr(transform.update, "apply_gradients", None)
+    if direct is not None:
+        return direct(grads, state, params)
+    updates, state = transform.update(grads, state, params)
+    return apply_updates(params, updates), state
+
+
 def chain(*transforms: GradientTransformation) -> GradientTransformation:
     """Applies ``transforms`` one after another; the state is the tuple of their states.
 
     Any object with ``init`` and ``update`` methods works, optax's transforms included. Extra
     keyword arguments to ``update`` (optax's ``extra_args``) are not forwarded.
+    :func:`apply_gradients` of a chain applies its last transform's step directly.
     """
 
     def init(params: Params) -> tuple[OptState, ...]:
         return tuple(t.init(params) for t in transforms)
 
-    def update(
-        grads: Updates, state: tuple[OptState, ...], params: Params | None = None
-    ) -> tuple[Updates, tuple[OptState, ...]]:
+    def check(state: tuple[OptState, ...]) -> None:
         if len(state) != len(transforms):
             raise ValueError(
                 f"chain: got a state of {len(state)} entries for {len(transforms)} transforms; "
                 "build the state with this chain's init"
             )
+
+    def transform_grads(grads: Updates, state: tuple[OptState, ...], params: Params | None, count: int) -> tuple:
+        """The first ``count`` transforms' updates, and their new states."""
         new_state = []
-        for transform, inner_state in zip(transforms, state):
+        for transform, inner_state in zip(transforms[:count], state):
             grads, inner_state = transform.update(grads, inner_state, params)
             new_state.append(inner_state)
-        return grads, tuple(new_state)
+        return grads, new_state
 
+    def update(
+        grads: Updates, state: tuple[OptState, ...], params: Params | None = None
+    ) -> tuple[Updates, tuple[OptState, ...]]:
+        check(state)
+        updates, new_state = transform_grads(grads, state, params, len(transforms))
+        return updates, tuple(new_state)
+
+    def chain_apply_gradients(
+        grads: Updates, state: tuple[OptState, ...], params: Params
+    ) -> tuple[Params, tuple[OptState, ...]]:
+        check(state)
+        if not transforms:
+            return params, ()
+        grads, new_state = transform_grads(grads, state, params, len(transforms) - 1)
+        new_params, last_state = apply_gradients(transforms[-1], grads, state[-1], params)
+        return new_params, (*new_state, last_state)
+
+    update.apply_gradients = chain_apply_gradients
     return GradientTransformation(init, update)

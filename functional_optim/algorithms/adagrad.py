@@ -22,15 +22,20 @@ bfloat16/float16 params every tensor op rounds its result to the param's dtype, 
 
 from __future__ import annotations
 
+import functools
 from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 
+from functional_optim import native
 from functional_optim.elementwise import maximize_and_decay, per_param
 from functional_optim.hyperparams import Hyperparam, algorithm_transform, cast_like, scalar_dtype
 from functional_optim.transform import GradientTransformation
 from functional_optim.validation import check_eps, check_lr, check_value, check_weight_decay
+
+# The scalars of native/kernels/adagrad.cc, in its order.
+_NATIVE_SCALARS = ("clr", "weight_decay", "eps")
 
 
 class AdagradState(NamedTuple):
@@ -76,7 +81,9 @@ def adagrad(
         initial = hyperparams["initial_accumulator_value"]
         return AdagradState(
             step=jnp.zeros((), jnp.float32),
-            sum=jax.tree.map(lambda p: jnp.full_like(p, initial), params),
+            # a copy: for a 0-d param of its dtype, full_like returns ``initial`` itself, and the state
+            # must not share a buffer with the hyperparameters (a donated step passes both)
+            sum=jax.tree.map(lambda p: jnp.array(jnp.full_like(p, initial), copy=True), params),
         )
 
     def step(grads, state, params, hyperparams, count):
@@ -98,7 +105,17 @@ def adagrad(
             std = store(store(jnp.sqrt(sum_)) + store(s["eps"]))  # sum.sqrt().add_(eps)
             return param - s["clr"] * grad / std, sum_  # param.addcdiv_(grad, std, value=-clr): (value * grad) / std
 
-        new_params, sum_ = per_param(one_param, scalars, params, grads, state.sum, with_store=True)
+        new_params, sum_ = native.multi_tensor_step(
+            "adagrad",
+            functools.partial(per_param, one_param, with_store=True),
+            scalars,
+            _NATIVE_SCALARS,
+            params,
+            grads,
+            [state.sum],
+            maximize=maximize,
+            weight_decay=scalars["weight_decay"] is not None,
+        )
         return new_params, AdagradState(step, sum_)
 
     hyperparams = {
@@ -108,4 +125,6 @@ def adagrad(
         "weight_decay": weight_decay,
         "initial_accumulator_value": initial_accumulator_value,
     }
-    return algorithm_transform("Adagrad", init, step, hyperparams, skipped_at_zero=("weight_decay",))
+    return algorithm_transform(
+        "Adagrad", init, step, hyperparams, skipped_at_zero=("weight_decay",), native_kernel="adagrad"
+    )

@@ -22,11 +22,13 @@ Python floats or both arrays (so ``(0, 0.99)`` raises, as in torch).
 
 from __future__ import annotations
 
+import functools
 from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 
+from functional_optim import native
 from functional_optim.elementwise import adam_moments, decay_param_or_grad, divide_by_number, per_param
 from functional_optim.hyperparams import (
     Hyperparam,
@@ -37,6 +39,18 @@ from functional_optim.hyperparams import (
 )
 from functional_optim.transform import GradientTransformation
 from functional_optim.validation import check_betas, check_eps, check_lr, check_weight_decay
+
+# The scalars of native/kernels/adam.cc, in its order.
+_NATIVE_SCALARS = (
+    "decay_factor",
+    "weight_decay",
+    "one_minus_beta1",
+    "beta2",
+    "one_minus_beta2",
+    "step_size",
+    "bias_correction2_sqrt",
+    "eps",
+)
 
 
 class AdamState(NamedTuple):
@@ -112,13 +126,23 @@ def _adam(name, lr, betas, eps, weight_decay, amsgrad, maximize, decoupled_weigh
             # torch: param.addcdiv_(exp_avg, denom, value=-step_size), i.e. (value * exp_avg) / denom
             return param - s["step_size"] * exp_avg / denom, exp_avg, exp_avg_sq, max_exp_avg_sq
 
-        new_params, exp_avg, exp_avg_sq, max_exp_avg_sq = per_param(
-            one_param, scalars, params, grads, state.exp_avg, state.exp_avg_sq, state.max_exp_avg_sq, with_store=True
+        moments = (state.exp_avg, state.exp_avg_sq, state.max_exp_avg_sq)
+        new_params, exp_avg, exp_avg_sq, max_exp_avg_sq = native.multi_tensor_step(
+            "adam",
+            functools.partial(per_param, one_param, with_store=True),
+            scalars,
+            _NATIVE_SCALARS,
+            params,
+            grads,
+            moments,
+            maximize=maximize,
+            amsgrad=amsgrad,
+            weight_decay=0 if weight_decay is None else 2 if decoupled_weight_decay else 1,
         )
         return new_params, AdamState(step, exp_avg, exp_avg_sq, max_exp_avg_sq)
 
     hyperparams = {"lr": lr, "betas": tuple(betas), "eps": eps, "weight_decay": weight_decay}
-    return algorithm_transform(name, init, step, hyperparams, skipped_at_zero=("weight_decay",))
+    return algorithm_transform(name, init, step, hyperparams, skipped_at_zero=("weight_decay",), native_kernel="adam")
 
 
 def adam(

@@ -25,11 +25,13 @@ momentum) ``lr`` are rounded to it too, and ``addcmul`` and ``lerp`` round once 
 
 from __future__ import annotations
 
+import functools
 from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 
+from functional_optim import native
 from functional_optim.elementwise import lerp, maximize_and_decay, per_param, running_square
 from functional_optim.hyperparams import Hyperparam, algorithm_transform
 from functional_optim.transform import GradientTransformation
@@ -41,6 +43,9 @@ from functional_optim.validation import (
     check_weight_decay,
     concrete_value,
 )
+
+# The scalars of native/kernels/rmsprop.cc, in its order.
+_NATIVE_SCALARS = ("lr", "weight_decay", "alpha", "one_minus_alpha", "eps", "momentum", "use_momentum")
 
 
 class RMSpropState(NamedTuple):
@@ -135,10 +140,23 @@ def rmsprop(
             new_param = jnp.where(s["use_momentum"], param - store(s["lr"]) * momentum_buffer, plain)
             return new_param, square_avg, momentum_buffer, grad_avg
 
-        new_params, square_avg, momentum_buffer, grad_avg = per_param(
-            one_param, scalars, params, grads, state.square_avg, state.momentum_buffer, state.grad_avg, with_store=True
+        averages = (state.square_avg, state.momentum_buffer, state.grad_avg)
+        new_params, square_avg, momentum_buffer, grad_avg = native.multi_tensor_step(
+            "rmsprop",
+            functools.partial(per_param, one_param, with_store=True),
+            scalars,
+            _NATIVE_SCALARS,
+            params,
+            grads,
+            averages,
+            maximize=maximize,
+            weight_decay=scalars["weight_decay"] is not None,
+            has_momentum=has_momentum,
+            centered=centered,
         )
         return new_params, RMSpropState(state.step + 1, square_avg, momentum_buffer, grad_avg)
 
     hyperparams = {"lr": lr, "momentum": momentum, "alpha": alpha, "eps": eps, "weight_decay": weight_decay}
-    return algorithm_transform("RMSprop", init, step, hyperparams, skipped_at_zero=("weight_decay",))
+    return algorithm_transform(
+        "RMSprop", init, step, hyperparams, skipped_at_zero=("weight_decay",), native_kernel="rmsprop"
+    )

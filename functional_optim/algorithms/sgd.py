@@ -19,15 +19,20 @@ gradient, so dampening applies from the second step on; the state holds only
 
 from __future__ import annotations
 
+import functools
 from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 
+from functional_optim import native
 from functional_optim.elementwise import maximize_and_decay, per_param
 from functional_optim.hyperparams import Hyperparam, algorithm_transform
 from functional_optim.transform import GradientTransformation
 from functional_optim.validation import check_lr, check_momentum, check_weight_decay, concrete_value
+
+# The scalars of native/kernels/sgd.cc, in its order.
+_NATIVE_SCALARS = ("lr", "weight_decay", "momentum", "one_minus_dampening", "first_step")
 
 
 class SGDState(NamedTuple):
@@ -94,10 +99,20 @@ def sgd(
                 grad = store(grad + store(s["momentum"]) * buf) if nesterov else buf  # grad.add(buf, alpha=momentum)
             return param - store(s["lr"]) * grad, buf  # param.add_(grad, alpha=-lr)
 
-        new_params, momentum_buffer = per_param(
-            one_param, scalars, params, grads, state.momentum_buffer, with_store=True
+        new_params, momentum_buffer = native.multi_tensor_step(
+            "sgd",
+            functools.partial(per_param, one_param, with_store=True),
+            scalars,
+            _NATIVE_SCALARS,
+            params,
+            grads,
+            [state.momentum_buffer],
+            maximize=maximize,
+            weight_decay=scalars["weight_decay"] is not None,
+            momentum=has_momentum,
+            nesterov=nesterov,
         )
         return new_params, SGDState(momentum_buffer)
 
     hyperparams = {"lr": lr, "momentum": momentum, "dampening": dampening, "weight_decay": weight_decay}
-    return algorithm_transform("SGD", init, step, hyperparams, skipped_at_zero=("weight_decay",))
+    return algorithm_transform("SGD", init, step, hyperparams, skipped_at_zero=("weight_decay",), native_kernel="sgd")

@@ -8,7 +8,8 @@ that builds its transform from a group's values, and the base class
 
 * creates a Parameter's state lazily on its first step with a grad, with ``tx.init`` (outside
   the compiled call, so that the first step and the later ones run the same program);
-* runs ``tx.update`` for every group and Parameter in ONE ``jax.jit``-compiled call that
+* runs the transform's step (:func:`~functional_optim.apply_gradients`: no ``updates`` materialised, the
+  native kernels where chosen) for every group and Parameter in ONE ``jax.jit``-compiled call that
   donates the parameters' and states' buffers. The torch-style dicts become the transform's
   :class:`~functional_optim.HyperparamsState` inside the compiled call: ``count`` is
   ``int(state["step"])`` (or, for algorithms without ``step``, 1 once a state exists), the
@@ -58,7 +59,7 @@ from jax.sharding import NamedSharding, PartitionSpec
 from functional_optim.hyperparams import HyperparamsState, as_scalars, scalar_dtype
 from functional_optim.parameter import Parameter
 from functional_optim.sharding import constrain
-from functional_optim.transform import GradientTransformation, apply_updates
+from functional_optim.transform import GradientTransformation, apply_gradients
 
 StateDict = dict[str, Any]
 
@@ -525,7 +526,7 @@ class Optimizer:
 
 
 def _apply_transforms(transforms, layouts, data, grads, states, hyperparams, counts):
-    """The body of the compiled step: ``tx.update`` for each group's Parameters with grads.
+    """The body of the compiled step: the transform's step for each group's Parameters with grads.
 
     Args (nested lists, group by group): the transforms; static layouts, None or per Parameter
     ``(param sharding, state sharding)`` (see :func:`~functional_optim.optim.zero1`); parameter
@@ -552,8 +553,8 @@ def _apply_transforms(transforms, layouts, data, grads, states, hyperparams, cou
             inner_state = _inner_state(templates[signature], fields)
             if "step" in fields:
                 count = fields["step"].astype(jnp.int32)
-            updates, new = tx.update(grad, HyperparamsState(count, group_hyperparams, inner_state), param)
-            new_param, new_fields = apply_updates(param, updates), {**fields, **_torch_fields(new.inner_state, param)}
+            new_param, new = apply_gradients(tx, grad, HyperparamsState(count, group_hyperparams, inner_state), param)
+            new_fields = {**fields, **_torch_fields(new.inner_state, param)}
             if layout is not None:  # all-gather the new param; the state stays partitioned
                 new_fields = {
                     k: constrain(v, layout[1]) if v.shape == param.shape else v for k, v in new_fields.items()
