@@ -1,10 +1,17 @@
-"""Writes tests/golden/low_precision.npz: torch's bfloat16/float16 elementwise optimizers, step by step.
+"""Writes tests/golden/low_precision.npz: torch's bfloat16/float16/float32 elementwise optimizers, step by step.
 
 torch's for-loop implementation (``foreach=False``) rounds every tensor it writes to the
 parameter's dtype; tests/test_low_precision.py checks functional_optim does the same, bit for
-bit. Each run feeds fixed random gradients (no loss, so autograd's own half-precision rounding
-plays no part) and records the inputs once, then the params after every step and the final
-per-parameter state, as the raw 16 bits of each value (``uint16``; view them as the dtype).
+bit (float32 on the native kernels' path). Each run feeds fixed random gradients (no loss, so
+autograd's own rounding plays no part) and records the inputs once, then the params after every
+step and the final per-parameter state, as the raw bits of each value (``uint16`` or ``uint32``;
+view them as the dtype).
+
+torch's x86 builds compute a float32 ``sqrt`` with MKL's vector maths, which is not correctly
+rounded: about 0.5% of results are one ulp off, near a rounding midpoint. The float32 runs
+therefore replace ``Tensor.sqrt``/``sqrt_`` with the correctly rounded square root (a float64
+root rounded to float32, which is exact), so that the golden checks every other op bit for bit;
+the half-precision runs use torch as it is.
 
 Needs torch 2.13.0. Run from the repository root:
 
@@ -13,15 +20,17 @@ Needs torch 2.13.0. Run from the repository root:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import pathlib
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 import torch
 
 GOLDEN_PATH = pathlib.Path(__file__).parent / "golden" / "low_precision.npz"
-DTYPES = ("bfloat16", "float16")
+DTYPES = ("bfloat16", "float16", "float32")
 STEPS = 30
 # torch's CPU kernels round differently in the scalar tail of a tensor that does not fill their
 # vector loop (2 x 16 or 2 x 32 half-precision lanes: e.g. ``add_`` then rounds alpha * other
@@ -108,7 +117,12 @@ def case_id(name: str, config: dict[str, Any]) -> str:
 
 
 def bits(tensor: torch.Tensor) -> np.ndarray:
-    return tensor.detach().view(torch.int16).numpy().view(np.uint16).copy()
+    signed, unsigned = (torch.int16, np.uint16) if tensor.element_size() == 2 else (torch.int32, np.uint32)
+    return tensor.detach().view(signed).numpy().view(unsigned).copy()
+
+
+def from_bits(values: np.ndarray, dtype: torch.dtype) -> torch.Tensor:
+    return torch.tensor(values.view(np.int16 if values.itemsize == 2 else np.int32)).view(dtype)
 
 
 def inputs(dtype: str) -> tuple[dict[str, np.ndarray], list[dict[str, np.ndarray]]]:
@@ -123,22 +137,35 @@ def inputs(dtype: str) -> tuple[dict[str, np.ndarray], list[dict[str, np.ndarray
     return params, grads
 
 
+@contextlib.contextmanager
+def correctly_rounded_sqrt() -> Iterator[None]:
+    """``Tensor.sqrt`` and ``sqrt_`` rounded correctly, instead of by MKL (see the module docstring)."""
+    sqrt, sqrt_ = torch.Tensor.sqrt, torch.Tensor.sqrt_
+    torch.Tensor.sqrt = lambda self: sqrt(self.double()).to(self.dtype)
+    torch.Tensor.sqrt_ = lambda self: self.copy_(sqrt(self.double()))
+    try:
+        yield
+    finally:
+        torch.Tensor.sqrt, torch.Tensor.sqrt_ = sqrt, sqrt_
+
+
 def torch_run(torch_name: str, config: dict[str, Any], dtype: str) -> dict[str, np.ndarray]:
     """``{"param|leaf": params after 0..STEPS steps, "state key|leaf": the state after STEPS}``."""
     torch_dtype = getattr(torch, dtype)
     initial, grads = inputs(dtype)
-    params = {k: torch.tensor(v.view(np.int16)).view(torch_dtype).requires_grad_() for k, v in initial.items()}
+    params = {k: from_bits(v, torch_dtype).requires_grad_() for k, v in initial.items()}
     optimizer = getattr(torch.optim, torch_name)(list(params.values()), foreach=False, **config)
     record: dict[str, list[np.ndarray]] = {f"param|{k}": [v] for k, v in initial.items()}
     for step_grads in grads:
         for k, param in params.items():
-            param.grad = torch.tensor(step_grads[k].view(np.int16)).view(torch_dtype)
-        optimizer.step()
+            param.grad = from_bits(step_grads[k], torch_dtype)
+        with correctly_rounded_sqrt() if dtype == "float32" else contextlib.nullcontext():
+            optimizer.step()
         for k, param in params.items():
             record[f"param|{k}"].append(bits(param))
     for k, param in params.items():
         for key, value in optimizer.state[param].items():
-            if value.dtype == torch_dtype:  # not the float32 scalars (step, ASGD's eta and mu, NAdam's mu_product)
+            if value.shape == param.shape:  # not the 0-d scalars (step, ASGD's eta and mu, NAdam's mu_product)
                 record[f"{key}|{k}"] = [bits(value)]
     return {k: np.stack(v) for k, v in record.items()}
 

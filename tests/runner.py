@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 import functional_optim as fo
 from tests import problems
@@ -24,6 +26,20 @@ def jax_kwargs(config: dict) -> dict:
         return value
 
     return {k: convert(v) for k, v in config.items()}
+
+
+def kernel_paths(name: str) -> list[str]:
+    """The paths an algorithm's steps can take: ``"native"`` too if it has a native kernel."""
+    return ["xla"] if fo.native.kernel(getattr(fo, name)()) is None else ["native", "xla"]
+
+
+@contextlib.contextmanager
+def on_path(path: str) -> Iterator[None]:
+    """Traces the steps inside on kernel ``path``; skips the test for ``"native"`` where the kernels were not built."""
+    if path == "native" and not fo.native.available():
+        pytest.skip("the native kernels were not built (no C++ compiler at install time)")
+    with fo.native.use(path):
+        yield
 
 
 def make_transform(info: AlgorithmInfo, config: dict) -> fo.GradientTransformation:

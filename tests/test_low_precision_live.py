@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from tests import test_low_precision
+from tests.runner import kernel_paths, on_path
 
 make_golden = pytest.importorskip(
     "tests.make_low_precision_golden", reason="torch is not installed: the golden test covers it without torch"
@@ -23,11 +24,12 @@ def live_golden() -> dict[str, np.ndarray]:
     return make_golden.arrays()
 
 
+@pytest.mark.parametrize(
+    ("case", "path"),
+    [(make_golden.case_id(name, config), path) for name, _, config in make_golden.CASES for path in kernel_paths(name)],
+)
 @pytest.mark.parametrize("dtype", make_golden.DTYPES)
-@pytest.mark.parametrize("case", [make_golden.case_id(name, config) for name, _, config in make_golden.CASES])
-def test_steps_match_live_torch_bit_for_bit(live_golden, case, dtype):
-    ours, theirs = test_low_precision.step_by_step(case, dtype, wrap_update=jax.jit, data=live_golden)
-    assert ours.keys() == theirs.keys()
-    message = test_low_precision.first_difference(ours, theirs)
-    for key in ours:
-        np.testing.assert_array_equal(ours[key], theirs[key], err_msg=f"{key}; first difference: {message}")
+def test_steps_match_live_torch_bit_for_bit(live_golden, case, dtype, path):
+    with on_path(path):
+        ours, theirs = test_low_precision.step_by_step(case, dtype, wrap=jax.jit, data=live_golden)
+    test_low_precision.assert_steps_match(ours, theirs, dtype, path)
