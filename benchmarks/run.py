@@ -4,16 +4,28 @@
     python -m benchmarks --quick    # 10x smaller problems, fewer repeats
     python -m benchmarks --algorithms adam --cases tiny
 
-For each algorithm and case it times, in the same process: functional_optim's jitted
-functional step (update + apply, buffers donated), its torch-style wrapper's ``step()``,
-optax's equivalent (jit + donation) and torch.optim's for-loop, foreach and fused
-implementations (where torch has them). It prints medians, the effective bandwidth (the
-algorithm's minimum bytes per parameter x params / time), that bandwidth as a fraction of a
-streaming probe (``a += s * b``) measured in the same run, and ratios against optax and torch
-fused. It also reports the compiled step's peak memory per parameter (XLA's memory analysis of
-the donated step: arguments + temporaries + outputs not aliased to an argument) and the compile
-time of Adam over 10 to 2000 leaves. Results go to ``benchmarks/results/`` as JSON and markdown.
-A benchmark, not a test: ratios within one run are what count.
+For each algorithm and case it times, in the same process:
+
+* functional_optim's jitted functional step as a training loop should write it,
+  ``fo.apply_gradients`` with the params and state donated, on both kernel paths
+  (:mod:`functional_optim.native`): the native C++ kernels and the XLA path. The native
+  column is "—" where the algorithm has no native kernel or the kernels were not built;
+* the older ``tx.update`` + ``fo.apply_updates`` step (donated too) on the default (``auto``)
+  path, what code written before ``apply_gradients`` gets;
+* its torch-style wrapper's ``step()`` (``fo.optim.Adam`` ...) on both paths (each optimizer
+  is built and first stepped, which traces its compiled step, inside ``fo.native.use(...)``);
+* optax's equivalent (jit + donation) and torch.optim's for-loop, foreach and fused
+  implementations (where torch has them).
+
+It prints medians, the native path's effective bandwidth (the algorithm's minimum bytes per
+parameter x params / time) and that bandwidth as a fraction of a streaming probe
+(``a += s * b``) measured in the same run, ratios (native vs xla, optax and torch fused; the
+wrapper on the native path vs torch fused and vs the functional native step), and each donated
+step's peak memory per parameter (XLA's memory analysis of the compiled step: arguments +
+temporaries + outputs not aliased to an argument). It also reports the compile time of Adam's
+``apply_gradients`` step over 10 to 2000 leaves on both paths, next to optax's. Results go to
+``benchmarks/results/`` as JSON and markdown. A benchmark, not a test: ratios within one run are
+what count.
 """
 
 from __future__ import annotations
@@ -28,6 +40,7 @@ import platform
 import statistics
 import time
 from collections.abc import Callable
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -36,6 +49,7 @@ import numpy as np
 import functional_optim as fo
 
 RESULTS_DIR = pathlib.Path(__file__).parent / "results"
+KERNEL_PATHS = ("native", "xla")  # the two paths timed side by side
 
 
 @dataclasses.dataclass(frozen=True)
@@ -112,6 +126,14 @@ def cases(quick: bool) -> dict[str, Case]:
     }
 
 
+@dataclasses.dataclass(frozen=True)
+class StepMeasurement:
+    """A compiled, donated step: its median time and XLA's peak memory for it."""
+
+    seconds: float
+    peak_bytes_per_param: float | None
+
+
 def median_seconds(fn: Callable[[], object], repeats: int, warmup: int = 3) -> float:
     for _ in range(warmup):
         fn()
@@ -128,53 +150,47 @@ def make_tree(case: Case, seed: int) -> list[jax.Array]:
     return [jnp.asarray(rng.standard_normal(s, dtype=np.float32), case.dtype) for s in case.shapes]
 
 
-def time_jax_transform(tx, case: Case, repeats: int) -> float:
-    """A jitted ``update + apply_updates`` with params and state donated, as a training loop runs it."""
-    params, grads = make_tree(case, 0), make_tree(case, 1)
-    state = tx.init(params)
-
-    @jax.jit
-    def step(params, state, grads):
-        updates, state = tx.update(grads, state, params)
-        return fo.apply_updates(params, updates), state
-
-    step = jax.jit(step, donate_argnums=(0, 1))
-    box = [params, state]
-
-    def run():
-        box[0], box[1] = step(box[0], box[1], grads)
-        jax.block_until_ready(box[0])
-
-    return median_seconds(run, repeats)
+def native_supported(tx: Any) -> bool:
+    """Whether ``tx``'s steps can run on the native path here: kernels built and a kernel for the algorithm."""
+    if not fo.native.available():
+        return False
+    with fo.native.use("native"):
+        return fo.native.path(tx) == "native"
 
 
-def time_wrapper(algorithm: Algorithm, case: Case, repeats: int) -> float:
-    """``optimizer.step()`` of functional_optim.optim's class over Parameters with grads set."""
-    params = fo.parameters(make_tree(case, 0))
-    for p, g in zip(params, make_tree(case, 1)):
-        p.grad = g
-    optimizer = getattr(fo.optim, algorithm.torch_name)(params, **algorithm.torch_kwargs)
-
-    def run():
-        optimizer.step()
-        jax.block_until_ready(params[0].data)
-
-    return median_seconds(run, repeats)
+def kernel_path(kernels: str | None) -> contextlib.AbstractContextManager:
+    """``fo.native.use(kernels)``, or nothing for ``None`` (optax, which has no kernel path)."""
+    return contextlib.nullcontext() if kernels is None else fo.native.use(kernels)
 
 
-def peak_bytes_per_param(tx, case: Case) -> float:
+def training_step(tx: Any, use_apply_gradients: bool = True) -> Callable[[Any, Any, Any], tuple[Any, Any]]:
+    """A training loop's step ``(params, state, grads) -> (new_params, new_state)`` with ``tx``.
+
+    ``fo.apply_gradients`` (the way to write it now), or the older ``tx.update`` followed by
+    ``fo.apply_updates`` (for an optax transform the two are the same computation).
+    """
+    if use_apply_gradients:
+
+        def step(params: Any, state: Any, grads: Any) -> tuple[Any, Any]:
+            return fo.apply_gradients(tx, grads, state, params)
+
+    else:
+
+        def step(params: Any, state: Any, grads: Any) -> tuple[Any, Any]:
+            updates, state = tx.update(grads, state, params)
+            return fo.apply_updates(params, updates), state
+
+    return step
+
+
+def peak_bytes_per_param(compiled: jax.stages.Compiled, case: Case) -> float | None:
     """The donated step's peak memory per parameter, from XLA's memory analysis of the compiled step.
 
     Arguments (params, state, grads) + temporaries + outputs that do not reuse an argument's buffer.
     """
-    params = make_tree(case, 0)
-    state = tx.init(params)
-
-    def step(params, state, grads):
-        updates, state = tx.update(grads, state, params)
-        return fo.apply_updates(params, updates), state
-
-    memory = jax.jit(step, donate_argnums=(0, 1)).lower(params, state, params).compile().memory_analysis()
+    memory = compiled.memory_analysis()
+    if memory is None:
+        return None
     total = (
         memory.argument_size_in_bytes
         + memory.temp_size_in_bytes
@@ -182,6 +198,52 @@ def peak_bytes_per_param(tx, case: Case) -> float:
         - memory.alias_size_in_bytes
     )
     return total / case.num_params
+
+
+def measure_step(
+    tx: Any, case: Case, repeats: int, kernels: str | None, use_apply_gradients: bool = True
+) -> StepMeasurement | None:
+    """Times the jitted step with params and state donated, as a training loop runs it, traced on ``kernels``.
+
+    The step is compiled once (``lower(...).compile()``, inside ``fo.native.use(kernels)``): that
+    executable is both timed and memory-analysed. None for the native path where ``tx`` cannot
+    take it (no kernel for the algorithm, or the kernels were not built).
+    """
+    if kernels == "native" and not native_supported(tx):
+        return None
+    params, grads = make_tree(case, 0), make_tree(case, 1)
+    state = tx.init(params)
+    with kernel_path(kernels):
+        step = jax.jit(training_step(tx, use_apply_gradients), donate_argnums=(0, 1))
+        compiled = step.lower(params, state, grads).compile()
+    box = [params, state]
+
+    def run() -> None:
+        box[0], box[1] = compiled(box[0], box[1], grads)
+        jax.block_until_ready(box[0])
+
+    return StepMeasurement(median_seconds(run, repeats), peak_bytes_per_param(compiled, case))
+
+
+def time_wrapper(algorithm: Algorithm, case: Case, repeats: int, kernels: str) -> float | None:
+    """``optimizer.step()`` of functional_optim.optim's class over Parameters with grads set, on ``kernels``.
+
+    The optimizer is built and stepped (its first step traces the compiled step) inside
+    ``fo.native.use(kernels)``. None for the native path where the algorithm cannot take it.
+    """
+    if kernels == "native" and not native_supported(algorithm.functional()):
+        return None
+    with fo.native.use(kernels):
+        params = fo.parameters(make_tree(case, 0))
+        for p, g in zip(params, make_tree(case, 1)):
+            p.grad = g
+        optimizer = getattr(fo.optim, algorithm.torch_name)(params, **algorithm.torch_kwargs)
+
+        def run() -> None:
+            optimizer.step()
+            jax.block_until_ready(params[0].data)
+
+        return median_seconds(run, repeats)
 
 
 def time_torch(algorithm: Algorithm, case: Case, impl: str, repeats: int) -> float | None:
@@ -219,27 +281,48 @@ def streaming_probe(num_floats: int, repeats: int) -> float:
     return 12 * num_floats / seconds / 1e9
 
 
-def compile_seconds(tx, case: Case) -> float:
+def compile_seconds(tx: Any, case: Case, kernels: str | None) -> float | None:
+    """Seconds to trace, lower and compile the donated ``apply_gradients`` step on ``kernels``."""
+    if kernels == "native" and not native_supported(tx):
+        return None
     params = make_tree(case, 0)
     state = tx.init(params)
+    with kernel_path(kernels):
+        start = time.perf_counter()
+        jax.jit(training_step(tx), donate_argnums=(0, 1)).lower(params, state, params).compile()
+        return time.perf_counter() - start
 
-    def step(params, state, grads):
-        updates, state = tx.update(grads, state, params)
-        return fo.apply_updates(params, updates), state
 
-    start = time.perf_counter()
-    jax.jit(step, donate_argnums=(0, 1)).lower(params, state, params).compile()
-    return time.perf_counter() - start
+def cpu_model() -> str:
+    """The CPU's ``model name`` from /proc/cpuinfo (Linux), else what :mod:`platform` says."""
+    with contextlib.suppress(OSError):
+        for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "model name":
+                return value.strip()
+    return platform.processor() or platform.machine()
+
+
+def default_kernel_path() -> str:
+    """The path steps take by default here (``FUNCTIONAL_OPTIM_KERNELS``, else auto), or the error it raises."""
+    try:
+        return fo.native.path()
+    except (RuntimeError, ValueError) as error:
+        return f"error: {error}"
 
 
 def environment() -> dict:
     info = {
+        "cpu_model": cpu_model(),
         "machine": platform.machine(),
         "processor": platform.processor(),
         "cpus": os.cpu_count(),
         "python": platform.python_version(),
         "jax": jax.__version__,
         "device": str(jax.devices()[0].device_kind),
+        "native_kernels_available": fo.native.available(),
+        "default_kernel_path": default_kernel_path(),
+        "FUNCTIONAL_OPTIM_KERNELS": os.environ.get(fo.native.ENVIRONMENT_VARIABLE, ""),
         "XLA_FLAGS": os.environ.get("XLA_FLAGS", ""),
         "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", ""),
     }
@@ -259,6 +342,40 @@ def environment() -> dict:
     return info
 
 
+def _divide(numerator: float | None, denominator: float | None) -> float | None:
+    return None if numerator is None or not denominator else numerator / denominator
+
+
+def measure_row(algorithm: Algorithm, case: Case, repeats: int, probe: float) -> dict:
+    """Every timing of one algorithm on one case, and the bandwidth, ratios and peak memory derived from them."""
+    row = {"algorithm": algorithm.name, "case": case.name, "params": case.num_params, "dtype": case.dtype}
+    for kernels in KERNEL_PATHS:
+        measured = measure_step(algorithm.functional(), case, repeats, kernels)
+        row[f"functional_{kernels}"] = None if measured is None else measured.seconds
+        row[f"functional_{kernels}_peak_bytes_per_param"] = None if measured is None else measured.peak_bytes_per_param
+    row["update_apply_auto"] = measure_step(algorithm.functional(), case, repeats, "auto", False).seconds
+    for kernels in KERNEL_PATHS:
+        row[f"wrapper_{kernels}"] = time_wrapper(algorithm, case, repeats, kernels)
+    try:
+        measured = measure_step(algorithm.optax_factory(), case, repeats, None, False)
+        row["optax"], row["optax_peak_bytes_per_param"] = measured.seconds, measured.peak_bytes_per_param
+    except ImportError:
+        row["optax"] = row["optax_peak_bytes_per_param"] = None
+    for impl in ("forloop", "foreach", "fused"):
+        row[f"torch_{impl}"] = time_torch(algorithm, case, impl, repeats)
+
+    native = row["functional_native"]
+    bytes_per_param = algorithm.bytes_per_param * np.dtype(jnp.dtype(case.dtype)).itemsize // 4
+    row["native_gbps"] = _divide(bytes_per_param * case.num_params / 1e9, native)
+    row["native_fraction_of_probe"] = _divide(row["native_gbps"], probe)
+    row["native_vs_xla"] = _divide(native, row["functional_xla"])
+    row["native_vs_optax"] = _divide(native, row["optax"])
+    row["native_vs_torch_fused"] = _divide(native, row["torch_fused"])
+    row["wrapper_native_vs_torch_fused"] = _divide(row["wrapper_native"], row["torch_fused"])
+    row["wrapper_native_vs_functional_native"] = _divide(row["wrapper_native"], native)
+    return row
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true")
@@ -267,9 +384,12 @@ def main() -> None:
     args = parser.parse_args()
     repeats = 5 if args.quick else 20
     all_cases = cases(args.quick)
+    started = time.perf_counter()
 
+    print(f"CPU: {cpu_model()}; native kernels {'built' if fo.native.available() else 'NOT built'}")
     probe = streaming_probe(all_cases["large"].num_params, repeats)
     print(f"streaming probe (a += s*b, float32): {probe:.1f} GB/s")
+    print(TIMES_HEADER)
     rows = []
     for algorithm_name in args.algorithms:
         algorithm = ALGORITHMS[algorithm_name]
@@ -277,90 +397,147 @@ def main() -> None:
             case = all_cases[case_name]
             if case.dtype != "float32" and algorithm_name not in ("adam", "sgd_momentum"):
                 continue
-            row = {"algorithm": algorithm_name, "case": case_name, "params": case.num_params, "dtype": case.dtype}
-            row["functional"] = time_jax_transform(algorithm.functional(), case, repeats)
-            row["wrapper"] = time_wrapper(algorithm, case, repeats)
-            row["functional_peak_bytes_per_param"] = peak_bytes_per_param(algorithm.functional(), case)
-            try:
-                row["optax"] = time_jax_transform(algorithm.optax_factory(), case, repeats)
-                row["optax_peak_bytes_per_param"] = peak_bytes_per_param(algorithm.optax_factory(), case)
-            except ImportError:
-                row["optax"] = row["optax_peak_bytes_per_param"] = None
-            for impl in ("forloop", "foreach", "fused"):
-                row[f"torch_{impl}"] = time_torch(algorithm, case, impl, repeats)
-            bytes_per_param = algorithm.bytes_per_param * np.dtype(jnp.dtype(case.dtype)).itemsize // 4
-            row["functional_gbps"] = bytes_per_param * case.num_params / row["functional"] / 1e9
-            row["fraction_of_probe"] = row["functional_gbps"] / probe
-            row["vs_optax"] = row["functional"] / row["optax"] if row["optax"] else None
-            row["vs_torch_fused"] = row["functional"] / row["torch_fused"] if row["torch_fused"] else None
-            row["wrapper_vs_functional"] = row["wrapper"] / row["functional"]
-            row["wrapper_vs_torch_fused"] = row["wrapper"] / row["torch_fused"] if row["torch_fused"] else None
-            rows.append(row)
-            print(format_row(row))
+            rows.append(measure_row(algorithm, case, repeats, probe))
+            print(format_times_row(rows[-1]), flush=True)
     compiles = {}
     for leaves in (10, 100, 500) if args.quick else (10, 100, 500, 2000):
         compile_case = Case(f"{leaves} leaves", tuple((20_000,) for _ in range(leaves)))
-        compiles[leaves] = {"functional_adam": compile_seconds(fo.adam(1e-3), compile_case)}
+        compiles[leaves] = {
+            f"functional_{kernels}_adam": compile_seconds(fo.adam(1e-3), compile_case, kernels)
+            for kernels in KERNEL_PATHS
+        }
         with contextlib.suppress(ImportError):
-            compiles[leaves]["optax_adam"] = compile_seconds(_optax().adam(1e-3), compile_case)
-        print(f"compile, {leaves}-leaf Adam:", ", ".join(f"{k} {v:.2f} s" for k, v in compiles[leaves].items()))
-    write_results(rows, compiles, probe, args.quick)
+            compiles[leaves]["optax_adam"] = compile_seconds(_optax().adam(1e-3), compile_case, None)
+        print(f"compile, {leaves}-leaf Adam:", ", ".join(f"{k} {_seconds(v)} s" for k, v in compiles[leaves].items()))
+    elapsed = time.perf_counter() - started
+    print()
+    print(write_results(rows, compiles, probe, args.quick, elapsed))
 
 
 def _ms(seconds: float | None) -> str:
     return "—" if seconds is None else f"{seconds * 1e3:.3f}"
 
 
+def _seconds(seconds: float | None) -> str:
+    return "—" if seconds is None else f"{seconds:.2f}"
+
+
 def _ratio(value: float | None) -> str:
     return "—" if value is None else f"{value:.2f}×"
 
 
-HEADER = (
-    "| algorithm | case | functional ms | wrapper ms | optax ms | torch for-loop ms | torch foreach ms "
-    "| torch fused ms | functional GB/s | of probe | vs optax | vs torch fused | wrapper / functional "
-    "| wrapper / torch fused | peak B/param (optax) |"
+def _number(value: float | None, spec: str = ".1f") -> str:
+    return "—" if value is None else format(value, spec)
+
+
+TIMES_HEADER = (
+    "| algorithm | case | functional native ms | functional xla ms | update+apply (auto) ms | wrapper native ms "
+    "| wrapper xla ms | optax ms | torch for-loop ms | torch foreach ms | torch fused ms |"
+)
+DERIVED_HEADER = (
+    "| algorithm | case | native GB/s | native of probe | native / xla | native / optax | native / torch fused "
+    "| wrapper native / torch fused | wrapper native / functional native | peak B/param native | peak B/param xla "
+    "| peak B/param optax |"
 )
 
 
-def format_row(row: dict) -> str:
-    optax_peak = row["optax_peak_bytes_per_param"]
+def _separator(header: str) -> str:
+    return "|---" * (header.count("|") - 1) + "|"
+
+
+def format_times_row(row: dict) -> str:
+    times = (
+        "functional_native",
+        "functional_xla",
+        "update_apply_auto",
+        "wrapper_native",
+        "wrapper_xla",
+        "optax",
+        "torch_forloop",
+        "torch_foreach",
+        "torch_fused",
+    )
+    return f"| {row['algorithm']} | {row['case']} | " + " | ".join(_ms(row[key]) for key in times) + " |"
+
+
+def format_derived_row(row: dict) -> str:
+    ratios = (
+        "native_vs_xla",
+        "native_vs_optax",
+        "native_vs_torch_fused",
+        "wrapper_native_vs_torch_fused",
+        "wrapper_native_vs_functional_native",
+    )
+    peaks = ("functional_native", "functional_xla", "optax")
     return (
-        f"| {row['algorithm']} | {row['case']} | {_ms(row['functional'])} | {_ms(row['wrapper'])} "
-        f"| {_ms(row['optax'])} | {_ms(row['torch_forloop'])} | {_ms(row['torch_foreach'])} "
-        f"| {_ms(row['torch_fused'])} | {row['functional_gbps']:.1f} | {row['fraction_of_probe']:.0%} "
-        f"| {_ratio(row['vs_optax'])} | {_ratio(row['vs_torch_fused'])} | {_ratio(row['wrapper_vs_functional'])} "
-        f"| {_ratio(row['wrapper_vs_torch_fused'])} | {row['functional_peak_bytes_per_param']:.1f} "
-        f"({'—' if optax_peak is None else f'{optax_peak:.1f}'}) |"
+        f"| {row['algorithm']} | {row['case']} | {_number(row['native_gbps'])} "
+        f"| {_number(row['native_fraction_of_probe'], '.0%')} | "
+        + " | ".join(_ratio(row[key]) for key in ratios)
+        + " | "
+        + " | ".join(_number(row[f"{key}_peak_bytes_per_param"]) for key in peaks)
+        + " |"
     )
 
 
-def write_results(rows: list[dict], compiles: dict, probe: float, quick: bool) -> None:
+def format_compile_row(leaves: int, seconds: dict[str, float | None]) -> str:
+    native, xla, optax = (seconds.get(k) for k in ("functional_native_adam", "functional_xla_adam", "optax_adam"))
+    return f"| {leaves} | {_seconds(native)} | {_seconds(xla)} | {_seconds(optax)} | {_ratio(_divide(native, optax))} |"
+
+
+def machine_line(env: dict, probe: float) -> str:
+    """The machine, the library versions, which kernel path was available, and the streaming probe."""
+    if env["native_kernels_available"]:
+        kernels = f"native kernels built (default path: {env['default_kernel_path']})"
+    else:
+        kernels = "native kernels NOT built: only the XLA path was available, native columns are —"
+    return (
+        f"Machine: {env['cpu_model']}, {env['cpus']} CPUs ({env['machine']}); jax {env['jax']}, "
+        f"optax {env.get('optax', '—')}, torch {env.get('torch', '—')} ({env.get('torch_threads', '—')} threads); "
+        f"{kernels}; streaming probe {probe:.1f} GB/s."
+    )
+
+
+def write_results(rows: list[dict], compiles: dict, probe: float, quick: bool, elapsed: float) -> str:
+    """Writes ``benchmarks/results/{quick,full}.{json,md}``; returns the markdown."""
     RESULTS_DIR.mkdir(exist_ok=True)
     stem = "quick" if quick else "full"
     env = environment()
     (RESULTS_DIR / f"{stem}.json").write_text(
-        json.dumps({"environment": env, "probe_gbps": probe, "rows": rows, "compile_seconds": compiles}, indent=2)
+        json.dumps(
+            {
+                "environment": env,
+                "probe_gbps": probe,
+                "elapsed_seconds": elapsed,
+                "rows": rows,
+                "compile_seconds": compiles,
+            },
+            indent=2,
+        )
     )
     lines = [
-        f"Machine: {env['cpus']} CPUs ({env['machine']}), jax {env['jax']}, optax {env.get('optax', '—')}, "
-        f"torch {env.get('torch', '—')}; streaming probe {probe:.1f} GB/s.",
+        machine_line(env, probe),
         "",
-        HEADER,
-        "|---" * (HEADER.count("|") - 1) + "|",
-        *(format_row(r) for r in rows),
+        "Step time, median ms. functional: the jitted `fo.apply_gradients` step with params and state donated; "
+        "update+apply: `tx.update` + `fo.apply_updates` on the default path; wrapper: `fo.optim`'s `step()`.",
         "",
-        "| compile, Adam, leaves of 20k params | functional s | optax s | functional / optax |",
-        "|---|---|---|---|",
-        *(
-            f"| {leaves} | {c['functional_adam']:.2f} | {c['optax_adam']:.2f} "
-            f"| {c['functional_adam'] / c['optax_adam']:.2f}× |"
-            if "optax_adam" in c
-            else f"| {leaves} | {c['functional_adam']:.2f} | — | — |"
-            for leaves, c in compiles.items()
-        ),
+        TIMES_HEADER,
+        _separator(TIMES_HEADER),
+        *(format_times_row(r) for r in rows),
+        "",
+        "Bandwidth and ratios of the functional native step (a ratio is time / time: below 1× is faster); "
+        "peak memory per parameter of the donated step (XLA's memory analysis).",
+        "",
+        DERIVED_HEADER,
+        _separator(DERIVED_HEADER),
+        *(format_derived_row(r) for r in rows),
+        "",
+        "| compile, Adam, leaves of 20k params | functional native s | functional xla s | optax s | native / optax |",
+        "|---|---|---|---|---|",
+        *(format_compile_row(leaves, seconds) for leaves, seconds in compiles.items()),
     ]
-    (RESULTS_DIR / f"{stem}.md").write_text("\n".join(lines) + "\n")
-    print(f"wrote {RESULTS_DIR / stem}.json and .md")
+    markdown = "\n".join(lines) + "\n"
+    (RESULTS_DIR / f"{stem}.md").write_text(markdown)
+    return markdown + f"\nwrote {RESULTS_DIR / stem}.json and .md ({elapsed:.0f} s)"
 
 
 if __name__ == "__main__":

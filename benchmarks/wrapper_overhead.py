@@ -2,10 +2,14 @@
 
 Both sides run the same algorithm on the same parameters and (fixed) gradients, float32:
 
-* bare: ``jax.jit`` of ``tx.update`` + ``apply_updates`` over the whole tree, with the params
-  and the state donated: the cheapest way to run a functional_optim transform;
+* bare: ``jax.jit`` of ``fo.apply_gradients`` over the whole tree, with the params and the
+  state donated: the cheapest way to run a functional_optim transform;
 * wrapper: ``optimizer.step()`` of ``functional_optim.optim``, which rebuilds the transform's
-  state from the torch-style dicts and runs one compiled, donating call per step.
+  state from the torch-style dicts and runs one compiled, donating call (of the same
+  ``apply_gradients`` step) per step.
+
+Both take the default kernel path (``FUNCTIONAL_OPTIM_KERNELS``, see :mod:`functional_optim.native`),
+printed in the header.
 
 Run from the repository root: ``python benchmarks/wrapper_overhead.py`` (about a minute).
 Times are per-step means, the best of 7 alternating rounds (other load only adds), in microseconds.
@@ -48,8 +52,7 @@ def bare(factory, kwargs, params, grads):
     tx = factory(**kwargs)
 
     def update(params, state, grads):
-        updates, state = tx.update(grads, state, params)
-        return fo.apply_updates(params, updates), state
+        return fo.apply_gradients(tx, grads, state, params)
 
     update = jax.jit(update, donate_argnums=(0, 1))
     carry = [jax.tree.map(jnp.copy, params), tx.init(params)]
@@ -91,7 +94,10 @@ def per_step_us(runners, steps: int, rounds: int = 7) -> list[float]:
 
 
 def main() -> None:
-    print(f"jax {jax.__version__} on {jax.devices()[0].platform}; float32; µs per step (best of 7 rounds)\n")
+    print(
+        f"jax {jax.__version__} on {jax.devices()[0].platform}, {fo.native.path()} kernel path; float32; "
+        "µs per step (best of 7 rounds)\n"
+    )
     header = f"{'model':<36} {'algorithm':<14} {'bare jit':>10} {'wrapper':>10} {'overhead':>10} {'ratio':>6}"
     print(header)
     print("-" * len(header))
