@@ -6,6 +6,7 @@ writes the committed goldens (tests/golden/lbfgs.npz); tests named ``live`` run 
 
 from __future__ import annotations
 
+import functools
 import re
 
 import chex
@@ -126,11 +127,35 @@ class GoldenTest(chex.TestCase):
 NO_TORCH = "torch is not installed: the golden tests cover parity without it"
 
 
+# A run whose first step goes through MKL's CPU-specific code paths (float32 sgemm and tanh).
+FINGERPRINT_CASE = "mlp[lr=0.5,max_iter=6,history_size=4]-float32-1steps"
+
+
+@functools.cache
+def torch_rounds_as_where_the_goldens_were_written() -> bool:
+    """Whether torch reproduces the goldens' first step of :data:`FINGERPRINT_CASE` bit for bit on this CPU.
+
+    torch's CPU kernels (MKL's above all) take different code paths on different CPUs and round
+    differently, and L-BFGS's line search amplifies a last-bit difference into another
+    trajectory (float32 runs then differ by O(1)); comparing torch with itself is only
+    meaningful on a CPU of the kind the goldens were written on.
+    """
+    from tests.make_lbfgs_golden import torch_run
+
+    case = next(case for case in CASES if case.name == FINGERPRINT_CASE)
+    return np.array_equal(torch_run(case)["params"][1], golden(case)["params"][1])
+
+
 @pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
 def test_live_goldens_are_torchs_current_numbers(case):
     pytest.importorskip("torch", reason=NO_TORCH)
     from tests.make_lbfgs_golden import torch_run
 
+    if not torch_rounds_as_where_the_goldens_were_written():
+        pytest.skip(
+            f"torch on this CPU rounds {FINGERPRINT_CASE}'s first step differently from where the goldens were "
+            "written (MKL's CPU-specific paths); L-BFGS amplifies that, so the goldens cannot be checked here"
+        )
     expected, stored = torch_run(case), golden(case)
     assert sorted(expected) == sorted(stored)
     for field, values in expected.items():
