@@ -21,6 +21,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from functional_optim import native
 from functional_optim.elementwise import compute_dtype
 from functional_optim.transform import GradientTransformation, Params, Updates
 
@@ -226,7 +227,8 @@ def algorithm_transform(
         return jax.tree.map(_difference, new_real_params, jax.tree.map(jnp.asarray, params)), new_state
 
     def apply_gradients(grads: Updates, state: HyperparamsState, params: Params) -> tuple[Params, HyperparamsState]:
-        new_real_params, new_state = step(grads, state, params)
+        with native.in_place():  # the native kernels' step (see functional_optim.native)
+            new_real_params, new_state = step(grads, state, params)
         return jax.tree.map(lambda new, old: from_real(new, jnp.asarray(old)), new_real_params, params), new_state
 
     update.apply_gradients = apply_gradients  # see functional_optim.apply_gradients

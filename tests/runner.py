@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Callable, Iterator
 
 import jax
@@ -55,19 +56,19 @@ def trajectory(
 ) -> dict[str, np.ndarray]:
     """Params after 0..steps updates, as ``{leaf name: array of shape (steps + 1, *shape)}``.
 
-    ``wrap_update`` wraps ``tx.update`` (e.g. with ``jax.jit`` or a chex variant).
+    ``wrap_update`` wraps the step, :func:`functional_optim.apply_gradients` of the transform
+    (e.g. with ``jax.jit`` or a chex variant).
     """
     steps = info.steps if steps is None else steps
     tx = make_transform(info, config)
     params = {k: jnp.asarray(v, dtype) for k, v in problems.initial_params(info.problem).items()}
     x, y = (jnp.asarray(a, dtype) for a in problems.data())
     grad_fn = jax.jit(jax.grad(lambda p: problems.loss(info.problem, p, x, y, jnp)))
-    update = wrap_update(tx.update)
+    step = wrap_update(functools.partial(fo.apply_gradients, tx))
     state = tx.init(params)
     history = {k: [np.asarray(v)] for k, v in params.items()}
     for _ in range(steps):
-        updates, state = update(grad_fn(params), state, params)
-        params = fo.apply_updates(params, updates)
+        params, state = step(grad_fn(params), state, params)
         for k, v in params.items():
             history[k].append(np.asarray(v))
     return {k: np.stack(v) for k, v in history.items()}

@@ -107,6 +107,15 @@ def test_donated_half_precision_step_copies_no_state(name, dtype):
     assert compiled.memory_analysis().temp_size_in_bytes < 1024
 
 
+def test_update_takes_the_xla_path():
+    """``tx.update``'s params and updates outlive the step: in-place kernels would only add copies to fresh memory."""
+    params = tree("float32")
+    tx = fo.adam()
+    with on_path("native"):
+        text = jax.jit(tx.update).lower(params, tx.init(params), params).as_text()
+    assert "functional_optim_adam" not in text
+
+
 @pytest.mark.parametrize(("platform", "custom_calls"), [("cpu", 1), ("cuda", 0), ("tpu", 0)])
 def test_only_cpu_programs_contain_the_kernel(platform, custom_calls):
     """The path is chosen inside the program: a step lowered for GPU or TPU is the XLA path's."""

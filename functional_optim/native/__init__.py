@@ -16,6 +16,9 @@ Which path runs is explicit:
 * ``FUNCTIONAL_OPTIM_KERNELS=auto`` (the default): the native kernels where they were built,
   else the XLA path, with one :class:`NativeKernelsUnavailableWarning` saying so;
   ``native``: the native kernels, or an error if they were not built; ``xla``: never native.
+* The kernels serve :func:`~functional_optim.apply_gradients` (and the torch-style
+  ``step()``), which returns new params in place; ``tx.update``, whose ``updates`` and params
+  both outlive the step, takes the XLA path (see :func:`in_place`).
 * :func:`set_path` (or the context manager :func:`use`) changes the choice for steps traced
   afterwards (a jitted step already compiled keeps its path); :func:`path` reports it, for the
   process or for one transform.
@@ -80,7 +83,7 @@ def _target(kernel: str) -> str:
 
 
 _library = _load_library()
-_state = {"path": os.environ.get(ENVIRONMENT_VARIABLE, "auto"), "warned": False}
+_state = {"path": os.environ.get(ENVIRONMENT_VARIABLE, "auto"), "warned": False, "in_place": False}
 
 
 def available() -> bool:
@@ -116,11 +119,11 @@ def kernel(transform: Any) -> str | None:
 
 
 def path(transform: Any = None) -> str:
-    """``"native"`` or ``"xla"``: the path steps traced now take on CPU.
+    """``"native"`` or ``"xla"``: the path :func:`~functional_optim.apply_gradients` steps traced now take on CPU.
 
     With a ``transform``, the path of that transform's steps: ``"native"`` only for an
     algorithm with a native kernel (SGD, Adam, AdamW, RMSprop, Adagrad) while native kernels
-    are chosen.
+    are chosen. ``tx.update`` always takes the XLA path (see :func:`in_place`).
     """
     choice = _check_choice(_state["path"], ENVIRONMENT_VARIABLE)
     resolved = "xla" if choice == "xla" or (choice == "auto" and not available()) else "native"
@@ -138,7 +141,26 @@ def _check_choice(choice: str, where: str) -> str:
     return choice
 
 
+@contextlib.contextmanager
+def in_place() -> Iterator[None]:
+    """Marks the steps traced inside as returning new params in place, which the kernels serve.
+
+    :func:`~functional_optim.apply_gradients` traces under it. ``tx.update`` does not: its
+    updates (``new - params``) and the params both outlive the step, so XLA would copy every
+    param into a fresh buffer for the kernel to overwrite, and fresh memory is slow to write
+    (page faults), slower than the XLA path's own fusions.
+    """
+    previous = _state["in_place"]
+    _state["in_place"] = True
+    try:
+        yield
+    finally:
+        _state["in_place"] = previous
+
+
 def _native_chosen() -> bool:
+    if not _state["in_place"]:
+        return False
     if path() == "native":
         return True
     if _state["path"] == "auto" and not _state["warned"]:
