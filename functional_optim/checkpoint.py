@@ -9,8 +9,9 @@ that describes the structure around them::
     optimizer.load_state_dict(checkpoint["optimizer"])
     scheduler.load_state_dict(checkpoint["scheduler"])
 
-Loading never unpickles anything (``np.load(..., allow_pickle=False)``), so a checkpoint from
-an untrusted source cannot run code. What round-trips, exactly:
+Loading never unpickles anything: it reads the zip archive and the ``.npy`` headers itself
+(:mod:`functional_optim.checkpoint_archive`) and accepts arrays of bools and numbers only, so a
+checkpoint from an untrusted source cannot run code. What round-trips, exactly:
 
 * containers: dicts (key order and key types kept, e.g. the int keys of ``"state"``),
   ``OrderedDict``, ``Counter``, lists and tuples (a tuple stays a tuple: ``betas``);
@@ -24,7 +25,8 @@ an untrusted source cannot run code. What round-trips, exactly:
 Anything else (a torch tensor, a function, an object) is refused with a TypeError that names
 where it is. Loading checks the file against its own description and raises ValueError,
 naming the problem, for a file that is not such a checkpoint, is truncated or corrupt, or
-whose arrays do not match the description (missing, extra, another dtype or shape).
+whose arrays do not match the description (missing, extra, another dtype or shape); it
+raises nothing else for any content, and checks sizes before it allocates (see :func:`load`).
 ``load`` only reads: a state_dict it returns still goes through the optimizer's
 ``load_state_dict``, which checks it against the optimizer (groups, sizes, shapes) and leaves
 the optimizer unchanged when it does not fit.
@@ -36,18 +38,29 @@ import collections
 import json
 import math
 import os
+import re
 import uuid
 import zipfile
-import zlib
+from collections.abc import Callable
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from functional_optim.checkpoint_archive import CheckpointArchive, NpyHeader
+
 _FORMAT = "functional_optim.checkpoint"
 _VERSION = 1
 _STRUCTURE = "__structure__"  # the zip member holding the JSON description
+_MAX_DESCRIPTION_BYTES = 64 << 20
+_MAX_DESCRIPTION_INFLATION = 64  # JSON descriptions deflate about 20 times
+_MAX_DEPTH = 256  # lists and dicts in the JSON description; a state_dict's are under 20
+_MAX_DIMENSIONS = 64  # numpy's
+_JSON_STRING = re.compile(rb'"[^"\\]*+(?:\\[\s\S][^"\\]*+)*+(?:"|\\?\Z)')  # to its end, or the text's
+_BRACKET_STEPS = bytes.maketrans(b"[{]}", b"\x01\x01\xff\xff")
+_NOT_BRACKETS = bytes(sorted(set(range(256)) - set(b"[]{}")))
+_DTYPE_NAME = re.compile(r"bool|u?int\d{1,2}|b?float\d{1,3}(?:_[a-z0-9]+)?|complex\d{2,3}")
 _ARRAY_KINDS = ("jax", "numpy", "numpy_scalar")
 _DICT_KINDS = {"dict": dict, "OrderedDict": collections.OrderedDict, "Counter": collections.Counter}
 
@@ -87,37 +100,40 @@ def save(path: str | os.PathLike, state_dict: Any) -> None:
 def load(path: str | os.PathLike) -> Any:
     """Reads a checkpoint written by :func:`save`; returns what was saved.
 
+    The file is read as untrusted input, in memory a bounded multiple of what it really holds.
+    In order: its zip directory is checked against the file (members stored or deflated, not
+    encrypted, ``.npy``, their declared sizes within what the file can hold; see
+    :mod:`functional_optim.checkpoint_archive`); its description is read (at most 64 MiB of
+    JSON, nested at most 256 deep counted before parsing, and, if deflated and over 1 MiB,
+    inflating at most 64 times) and checked whole; every array's ``.npy`` header is checked
+    against the description and the member's declared size; only then is each array's data
+    read, one by one. ``load`` touches nothing but the file, which it only reads.
+
     Raises:
       ValueError: the file is not a functional_optim checkpoint, is truncated or corrupt, or
-        its arrays do not match its description; the message says which.
+        its arrays do not match its description; the message names the path and says which
+        (and which entry). No other error comes from the file's content.
       FileNotFoundError: there is no file at ``path``.
     """
     path = os.fspath(path)
-    with open(path, "rb") as file:  # FileNotFoundError as usual
-        try:
-            npz = np.load(file, allow_pickle=False)
-        except ValueError as error:  # e.g. a pickle file: numpy refuses it without allow_pickle
-            raise ValueError(f"{path} is not a functional_optim checkpoint: {error}") from None
-        except (OSError, EOFError, zipfile.BadZipFile) as error:
+    with open(path, "rb") as file, CheckpointArchive(file, path) as archive:  # FileNotFoundError as usual
+        if _STRUCTURE not in archive.members:
             raise ValueError(
-                f"{path} is not a functional_optim checkpoint (not a readable npz file: {error})"
-            ) from None
-        if not isinstance(npz, np.lib.npyio.NpzFile):
-            raise ValueError(f"{path} is not a functional_optim checkpoint: it is one .npy array, not an npz archive")
-        with npz:
-            members = {name: _read_member(npz, name, path) for name in npz.files}
-    if _STRUCTURE not in members:
-        raise ValueError(
-            f"{path} is not a functional_optim checkpoint: the npz file has no {_STRUCTURE!r} entry "
-            "(the description of what it holds)"
+                f"{path} is not a functional_optim checkpoint: the npz file has no {_STRUCTURE!r} entry "
+                "(the description of what it holds)"
+            )
+        tree = _parse_structure(archive, path)["tree"]
+        described: dict[str, Any] = {}  # key -> (dtype, shape, where), in the order the tree uses them
+        _decode(
+            tree, lambda node, where: _describe_array(node, described, archive, path, where), path, "the state_dict"
         )
-    document = _parse_structure(members.pop(_STRUCTURE), path)
-    used: set[str] = set()
-    tree = _decode(document["tree"], members, used, path, "the state_dict")
-    extra = sorted(set(members) - used)
-    if extra:
-        raise ValueError(f"{path} does not match its description: it holds arrays the description never uses: {extra}")
-    return tree
+        extra = sorted(set(archive.members) - set(described) - {_STRUCTURE})
+        if extra:
+            raise ValueError(
+                f"{path} does not match its description: it holds arrays the description never uses: {extra}"
+            )
+        headers = {key: _check_header(archive, key, *spec, path) for key, spec in described.items()}
+        return _decode(tree, lambda node, where: _read_array(node, headers, archive), path, "the state_dict")
 
 
 # -- saving ----------------------------------------------------------------------------------------
@@ -178,40 +194,65 @@ def _bits_dtype(dtype: np.dtype) -> np.dtype:
 # -- loading ---------------------------------------------------------------------------------------
 
 
-def _read_member(npz: Any, name: str, path: str) -> np.ndarray:
-    try:
-        return npz[name]
-    except (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile, zlib.error) as error:
+def _parse_structure(archive: CheckpointArchive, path: str) -> dict[str, Any]:
+    """The checked JSON description: bytes, at most 64 MiB, valid UTF-8 JSON nested at most 256 deep."""
+    header = archive.header(_STRUCTURE)
+    if header.dtype != np.uint8 or len(header.shape) != 1:
         raise ValueError(
-            f"{path} is truncated, corrupt or not a functional_optim checkpoint: its entry {name!r} cannot be read "
-            f"({type(error).__name__}: {error})"
-        ) from None
-
-
-def _parse_structure(raw: np.ndarray, path: str) -> dict[str, Any]:
-    if raw.dtype != np.uint8 or raw.ndim != 1:
-        raise ValueError(
-            f"{path}: the {_STRUCTURE!r} entry is not JSON bytes (a {raw.dtype} array of shape {raw.shape})"
+            f"{path}: the {_STRUCTURE!r} entry is not JSON bytes (a {header.dtype} array of shape {header.shape})"
         )
+    if header.shape[0] > _MAX_DESCRIPTION_BYTES:
+        raise ValueError(
+            f"{path}: the description of the checkpoint is {header.shape[0]} bytes; this functional_optim reads "
+            f"descriptions of at most {_MAX_DESCRIPTION_BYTES} bytes"
+        )
+    info = archive.members[_STRUCTURE]
+    if info.compress_type != zipfile.ZIP_STORED and info.file_size > max(
+        _MAX_DESCRIPTION_INFLATION * info.compress_size, 1 << 20
+    ):
+        raise ValueError(
+            f"{path}: the description of the checkpoint inflates from {info.compress_size} to {info.file_size} "
+            f"bytes; this functional_optim reads a deflated description over 1 MiB only if it inflates at most "
+            f"{_MAX_DESCRIPTION_INFLATION} times (save stores it as is)"
+        )
+    raw = archive.read(_STRUCTURE, header).tobytes()
+    too_deep = ValueError(f"{path}: the description of the checkpoint is nested more than {_MAX_DEPTH} deep")
+    if _json_depth(raw) > _MAX_DEPTH:
+        raise too_deep
     try:
-        document = json.loads(raw.tobytes().decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        document = json.loads(raw.decode("utf-8"))
+    except RecursionError:  # only if load itself is called this close to the recursion limit
+        raise too_deep from None
+    except (UnicodeDecodeError, ValueError) as error:  # ValueError: JSON, or an int too long to convert
         raise ValueError(f"{path}: the description of the checkpoint is not valid JSON ({error})") from None
     if not isinstance(document, dict) or document.get("format") != _FORMAT or "tree" not in document:
         raise ValueError(f"{path}: the {_STRUCTURE!r} entry is not a functional_optim checkpoint description")
     if document.get("version") != _VERSION:
         raise ValueError(
-            f"{path} has checkpoint format version {document.get('version')!r}; this functional_optim reads "
+            f"{path} has checkpoint format version {_short(document.get('version'))}; this functional_optim reads "
             f"version {_VERSION}"
         )
     return document
 
 
-def _decode(node: Any, arrays: dict[str, np.ndarray], used: set[str], path: str, where: str) -> Any:
-    if node is None or isinstance(node, (bool, int, float, str)):
+def _json_depth(text: bytes) -> int:
+    """How deep arrays and objects nest in JSON ``text``, counted without parsing it: its strings
+    are cut out (an unterminated one runs to the end) and the brackets left are summed, in time
+    and memory linear in ``len(text)``."""
+    steps = np.frombuffer(_JSON_STRING.sub(b"", text).translate(_BRACKET_STEPS, _NOT_BRACKETS), np.int8)
+    depth = deepest = 0
+    for start in range(0, len(steps), 1 << 20):
+        running = depth + np.cumsum(steps[start : start + (1 << 20)], dtype=np.int64)
+        deepest, depth = max(deepest, int(running.max())), int(running[-1])
+    return deepest
+
+
+def _decode(node: Any, array: Callable[[dict[str, Any], str], Any], path: str, where: str) -> Any:
+    """The value ``node`` describes; ``array(node, where)`` gives each array node's value."""
+    if _is_plain(node):
         return node
     if isinstance(node, list):
-        return [_decode(v, arrays, used, path, f"{where}[{i}]") for i, v in enumerate(node)]
+        return [v if _is_plain(v) else _decode(v, array, path, f"{where}[{i}]") for i, v in enumerate(node)]
     if not isinstance(node, dict) or not isinstance(node.get("type"), str):
         raise ValueError(f"{path}: the description of {where} is malformed ({_short(node)})")
     kind = node["type"]
@@ -222,53 +263,87 @@ def _decode(node: Any, arrays: dict[str, np.ndarray], used: set[str], path: str,
                 raise ValueError(node["value"])
             return value
         if kind == "tuple":
-            return tuple(_decode(v, arrays, used, path, f"{where}[{i}]") for i, v in enumerate(_list(node["items"])))
+            return tuple(_decode(v, array, path, f"{where}[{i}]") for i, v in enumerate(_list(node["items"])))
         if kind in _DICT_KINDS:
             out = _DICT_KINDS[kind]()
-            for key, value in _list(node["items"]):
-                key = _decode(key, arrays, used, path, f"a key of {where}")
-                out[key] = _decode(value, arrays, used, path, f"{where}[{key!r}]")
+            for item in _list(node["items"]):
+                key, value = _pair(item)
+                key = _decode(key, array, path, f"a key of {where}")
+                out[key] = _decode(value, array, path, f"{where}[{key!r}]")
             return out
         if kind == "array":
-            return _decode_array(node, arrays, used, path, where)
+            return array(node, where)
     except (KeyError, TypeError, ValueError) as error:
         if isinstance(error, ValueError) and str(error).startswith(path):
             raise
         raise ValueError(f"{path}: the description of {where} is malformed ({_short(node)})") from None
-    raise ValueError(f"{path}: the description of {where} has an unknown type {kind!r}")
+    raise ValueError(f"{path}: the description of {where} has an unknown type {_short(kind)}")
 
 
-def _decode_array(node: dict[str, Any], arrays: dict[str, np.ndarray], used: set[str], path: str, where: str) -> Any:
-    key, kind, shape = node["key"], node["kind"], tuple(node["shape"])
+def _describe_array(
+    node: dict[str, Any], described: dict[str, Any], archive: CheckpointArchive, path: str, where: str
+) -> None:
+    """Checks an array node (the first pass: nothing is read) and records it in ``described``."""
+    key, kind, shape = node["key"], node["kind"], node["shape"]
+    if not isinstance(key, str) or not isinstance(shape, list) or len(shape) > _MAX_DIMENSIONS:
+        raise TypeError(node)
+    if not all(type(n) is int and n >= 0 for n in shape):
+        raise TypeError(node)
     if kind not in _ARRAY_KINDS:
-        raise ValueError(f"{path}: the description of {where} has an unknown array kind {kind!r}")
-    try:
-        dtype = jnp.dtype(node["dtype"])
-    except TypeError:
-        raise ValueError(f"{path}: {where} has an unknown dtype {node['dtype']!r}") from None
-    if key not in arrays:
+        raise ValueError(f"{path}: the description of {where} has an unknown array kind {_short(kind)}")
+    dtype = _dtype(node["dtype"], path, where)
+    if kind == "numpy_scalar" and shape:
+        raise ValueError(f"{path}: {where} is described as a numpy scalar but has shape {tuple(shape)}")
+    if key not in archive.members or key == _STRUCTURE:
         raise ValueError(f"{path} does not match its description: the array of {where} ({key!r}) is missing")
-    if key in used:
+    if key in described:
         raise ValueError(f"{path}: the description uses the array {key!r} twice")
-    used.add(key)
-    array = arrays[key]
-    if not (_is_ml_dtype(dtype) or dtype.kind in "biufc"):
-        raise ValueError(f"{path}: {where} has a dtype a checkpoint never holds ({dtype})")
+    described[key] = (dtype, tuple(shape), where)
+
+
+def _dtype(name: Any, path: str, where: str) -> np.dtype:
+    """The dtype ``name`` names, if it is one a checkpoint holds (bool, numbers, ``ml_dtypes``)."""
+    if not (isinstance(name, str) and _DTYPE_NAME.fullmatch(name)):
+        raise ValueError(f"{path}: {where} has an unknown dtype {_short(name)}")
+    try:
+        dtype = jnp.dtype(name)
+    except TypeError:
+        raise ValueError(f"{path}: {where} has an unknown dtype {name!r}") from None
+    if dtype.name != name or not (_is_ml_dtype(dtype) or dtype.kind in "biufc"):
+        raise ValueError(f"{path}: {where} has a dtype a checkpoint never holds ({name})")
+    return dtype
+
+
+def _check_header(
+    archive: CheckpointArchive, key: str, dtype: np.dtype, shape: tuple[int, ...], where: str, path: str
+) -> NpyHeader:
+    """Member ``key``'s header, checked against the description of the array it holds."""
+    header = archive.header(key)
     stored = _bits_dtype(dtype) if _is_ml_dtype(dtype) else dtype
-    if array.dtype != stored or array.shape != shape:
+    if header.dtype != stored or header.shape != shape:
         raise ValueError(
             f"{path} does not match its description: {where} should be a {dtype.name} array of shape {shape}, "
-            f"but the file holds a {array.dtype} array of shape {array.shape}"
+            f"but the file holds a {header.dtype} array of shape {header.shape}"
         )
-    if stored != dtype:
+    return header
+
+
+def _read_array(node: dict[str, Any], headers: dict[str, NpyHeader], archive: CheckpointArchive) -> Any:
+    """The value of a checked array node (the second pass): reads its member."""
+    array = archive.read(node["key"], headers[node["key"]])
+    dtype = jnp.dtype(node["dtype"])
+    if array.dtype != dtype:  # the bits of an ml_dtypes array
         array = array.view(dtype)
-    if kind == "jax":
+    if node["kind"] == "jax":
         return jnp.asarray(array)
-    if kind == "numpy_scalar":
-        if array.shape != ():
-            raise ValueError(f"{path}: {where} is described as a numpy scalar but has shape {array.shape}")
+    if node["kind"] == "numpy_scalar":
         return array[()]
     return array
+
+
+def _is_plain(node: Any) -> bool:
+    """Whether ``node`` describes itself (None, bool, int, float, str)."""
+    return node is None or type(node) in (bool, int, float, str)
 
 
 def _list(value: Any) -> list:
@@ -277,6 +352,13 @@ def _list(value: Any) -> list:
     return value
 
 
-def _short(node: Any) -> str:
-    text = json.dumps(node)
+def _pair(value: Any) -> list:
+    if not isinstance(value, list) or len(value) != 2:
+        raise TypeError(value)
+    return value
+
+
+def _short(value: Any) -> str:
+    """``repr(value)``, cut to 80 characters (a crafted description may hold anything)."""
+    text = repr(value)
     return text if len(text) <= 80 else text[:77] + "..."
