@@ -98,8 +98,8 @@ class Zero1State:
         ``jax.tree.leaves`` order.
       param_specs: static: the PartitionSpec of each parameter, which the updates are given.
 
-    Change a hyperparameter through the inner state:
-    ``dataclasses.replace(state, inner_state=fo.set_hyperparams(state.inner_state, lr=1e-4))``.
+    Change a hyperparameter with ``fo.set_hyperparams(state, lr=1e-4)``, which finds the
+    functional_optim states inside.
     """
 
     inner_state: OptState

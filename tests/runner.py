@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import functools
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -53,11 +54,13 @@ def trajectory(
     dtype: str,
     wrap_update: Callable = lambda update: update,
     steps: int | None = None,
+    before_step: Callable[[int, Any], Any] | None = None,
 ) -> dict[str, np.ndarray]:
     """Params after 0..steps updates, as ``{leaf name: array of shape (steps + 1, *shape)}``.
 
     ``wrap_update`` wraps the step, :func:`functional_optim.apply_gradients` of the transform
-    (e.g. with ``jax.jit`` or a chex variant).
+    (e.g. with ``jax.jit`` or a chex variant). ``before_step(i, state) -> state``, if given,
+    may change the state (its hyperparameters) before step ``i`` (0-based).
     """
     steps = info.steps if steps is None else steps
     tx = make_transform(info, config)
@@ -67,7 +70,9 @@ def trajectory(
     step = wrap_update(functools.partial(fo.apply_gradients, tx))
     state = tx.init(params)
     history = {k: [np.asarray(v)] for k, v in params.items()}
-    for _ in range(steps):
+    for i in range(steps):
+        if before_step is not None:
+            state = before_step(i, state)
         params, state = step(grad_fn(params), state, params)
         for k, v in params.items():
             history[k].append(np.asarray(v))

@@ -11,7 +11,7 @@ import pytest
 
 import functional_optim as fo
 from tests.algorithm_table import ALGORITHMS
-from tests.runner import make_transform
+from tests.runner import kernel_paths, make_transform, on_path, tolerances, trajectory
 
 MIXED = [info for info in ALGORITHMS if info.problem == "mixed"]
 MIXED_IDS = [info.name for info in MIXED]
@@ -217,3 +217,169 @@ def test_params_and_state_can_be_donated(info):
     for _ in range(2):
         params, state = step(params, state, jax.grad(quadratic_loss)(params))
     assert all(bool(jnp.all(jnp.isfinite(leaf))) for leaf in jax.tree.leaves(params))
+
+
+# Momentum edited between steps, with a constant gradient 1 from w = 1 (float64): torch's
+# numbers (torch.optim with the same param_group edits; for RMSprop, whose torch raises a
+# KeyError when a momentum becomes positive after the first step, with the zero buffer it
+# would create at a first step). Each row: transform, the steps' momentum edits, params after.
+MOMENTUM_EDITS = [
+    (fo.sgd(0.1, momentum=jnp.asarray(0.0)), {0: 0.9}, [0.9, 0.71, 0.439]),  # issue 14's example
+    (fo.sgd(0.1, momentum=lambda count: 0.9), {}, [0.9, 0.71, 0.439]),
+    (fo.sgd(0.1, momentum=jnp.asarray(0.0), dampening=0.5), {2: 0.9}, [0.9, 0.8, 0.7, 0.56]),  # buf = g at step 2
+    (fo.sgd(0.1, momentum=jnp.asarray(0.9)), {2: 0.0, 3: 0.9}, [0.9, 0.71, 0.61, 0.339]),  # buf kept at step 2
+    (fo.sgd(0.1, momentum=0.5), {0: 0.9}, [0.9, 0.71, 0.439]),
+    (fo.rmsprop(0.01, eps=0.0, momentum=jnp.asarray(0.0)), {2: 0.9}, [0.9, 0.82911188, 0.77108697, 0.66848783]),
+    (fo.rmsprop(0.01, eps=0.0, momentum=0.9), {1: 0.0, 2: 0.9}, [0.9, 0.82911188, 0.68108697, 0.49748783]),
+]
+
+
+@pytest.mark.parametrize(
+    ("tx", "edits", "expected"),
+    MOMENTUM_EDITS,
+    ids=[
+        "sgd-array",
+        "sgd-schedule",
+        "sgd-dampening",
+        "sgd-through-0",
+        "sgd-number",
+        "rmsprop-array",
+        "rmsprop-number",
+    ],
+)
+def test_momentum_edited_between_steps_is_used_as_torch_uses_it(tx, edits, expected):
+    w = jnp.ones((), jnp.float64)
+    state, history = tx.init(w), []
+    update = jax.jit(tx.update)
+    for i in range(len(expected)):
+        if i in edits:
+            state = fo.set_hyperparams(state, momentum=edits[i])
+        updates, state = update(jnp.ones((), jnp.float64), state, w)
+        w = fo.apply_updates(w, updates)
+        history.append(float(w))
+    np.testing.assert_allclose(history, expected, rtol=1e-8)
+    assert update._cache_size() == 1
+
+
+@pytest.mark.parametrize("name", ["sgd", "rmsprop"])
+def test_a_momentum_given_as_zero_keeps_no_buffer_and_refuses_to_change(name):
+    state = getattr(fo, name)(0.1).init({"w": jnp.ones(3)})
+    assert state.inner_state.momentum_buffer is None
+    with pytest.raises(ValueError, match=r"\['momentum'\] were given as 0 .*\(momentum=jnp.asarray\(0.0\)"):
+        fo.set_hyperparams(state, momentum=0.9)
+
+
+def test_sgd_momentum_given_as_a_nonzero_number_refuses_zero_and_keeps_the_native_kernel():
+    tx = fo.sgd(0.1, momentum=0.9)
+    state = fo.set_hyperparams(tx.init({"w": jnp.ones(3)}), momentum=0.5)
+    np.testing.assert_allclose(state.hyperparams["momentum"], 0.5)
+    with pytest.raises(ValueError, match=r"SGD's momentum .*\(momentum=jnp.asarray\(0.9\)\) or a schedule"):
+        fo.set_hyperparams(state, momentum=0)
+    assert fo.native.kernel(tx) == "sgd"
+    assert fo.native.kernel(fo.sgd(0.1)) == "sgd"
+    assert fo.native.kernel(fo.sgd(0.1, momentum=jnp.asarray(0.9))) is None  # a run-time 0 needs the XLA path
+
+
+# Mid-run momentum edits on the parity problem: the transform, built so that any momentum may
+# come (an array), against torch.optim with the same param_group edits before the same steps.
+LIVE_MOMENTUM_EDITS = [
+    ("sgd", {"lr": 0.05}, {3: {"momentum": 0.9}}),
+    ("sgd", {"lr": 0.05, "dampening": 0.5}, {3: {"momentum": 0.9}}),
+    ("sgd", {"lr": 0.05, "momentum": 0.9, "nesterov": True}, {3: {"momentum": 0.0}, 6: {"momentum": 0.5}}),
+    (
+        "sgd",
+        {"lr": 0.05, "momentum": 0.9, "dampening": 0.3, "weight_decay": 0.1},
+        {2: {"momentum": 0.0}, 5: {"momentum": 0.5, "dampening": 0.1}},
+    ),
+    ("rmsprop", {"lr": 0.01}, {3: {"momentum": 0.9}}),
+    (
+        "rmsprop",
+        {"lr": 0.01, "centered": True, "weight_decay": 0.1},
+        {3: {"momentum": 0.5}, 6: {"momentum": 0.0}, 8: {"momentum": 0.9}},
+    ),
+]
+
+
+LIVE_CASES = [(*case, path) for case in LIVE_MOMENTUM_EDITS for path in kernel_paths(case[0])]
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize(("name", "config", "edits", "path"), LIVE_CASES)
+def test_momentum_edited_mid_run_matches_live_torch(name, config, edits, path, dtype):
+    torch = pytest.importorskip("torch", reason="torch is not installed: the constant-gradient cases cover it")
+    torch_reference = pytest.importorskip("tests.torch_reference")
+    info = next(info for info in ALGORITHMS if info.name == name)
+
+    def edit_torch(i, optimizer):
+        for group in optimizer.param_groups:
+            group.update(edits.get(i, {}))
+            for p in group["params"] if isinstance(optimizer, torch.optim.RMSprop) and group["momentum"] > 0 else []:
+                if optimizer.state[p] and "momentum_buffer" not in optimizer.state[p]:
+                    optimizer.state[p]["momentum_buffer"] = torch.zeros_like(p)  # instead of torch's KeyError
+
+    expected = torch_reference.trajectory(info, config, dtype, steps=10, before_step=edit_torch)
+    with on_path(path):
+        ours = trajectory(
+            info,
+            {**config, "momentum": jnp.asarray(config.get("momentum", 0.0))},
+            dtype,
+            wrap_update=jax.jit,
+            steps=10,
+            before_step=lambda i, state: fo.set_hyperparams(state, **edits[i]) if i in edits else state,
+        )
+    chex.assert_trees_all_close(ours, expected, **tolerances(info, dtype))
+
+
+def _hyperparams_states(state):
+    nodes = jax.tree.leaves(state, is_leaf=lambda node: isinstance(node, fo.HyperparamsState))
+    return [node for node in nodes if isinstance(node, fo.HyperparamsState)]
+
+
+NESTING = {
+    "fo.chain": lambda tx: fo.chain(optax.clip_by_global_norm(1.0), tx),
+    "optax.chain": lambda tx: optax.chain(optax.clip(1.0), tx),
+    "optax.masked": lambda tx: optax.masked(tx, {"w": True, "b": False}),
+    "optax.MultiSteps": lambda tx: optax.MultiSteps(tx, every_k_schedule=2),
+    "optax.apply_if_finite": lambda tx: optax.apply_if_finite(tx, max_consecutive_errors=3),
+}
+
+
+@pytest.mark.parametrize("nest", NESTING.values(), ids=NESTING.keys())
+def test_set_hyperparams_reaches_a_state_nested_anywhere_without_recompiling(nest):
+    params, grads = {"w": jnp.ones(3), "b": jnp.zeros(2)}, {"w": jnp.full(3, 0.5), "b": jnp.ones(2)}
+    tx = nest(fo.adam(1e-3))
+    state = tx.init(params)
+    update = jax.jit(tx.update)
+    for lr in (1e-3, 5e-2, 1e-4):
+        state = fo.set_hyperparams(state, lr=lr)
+        (inner,) = _hyperparams_states(state)
+        np.testing.assert_allclose(inner.hyperparams["lr"], lr)
+        _, state = update(grads, state, params)
+    assert update._cache_size() == 1
+    assert jax.tree.structure(fo.set_hyperparams(state, lr=0.1)) == jax.tree.structure(state)
+    with pytest.raises(KeyError, match=r"unknown hyperparameters \['momentum'\]; the states in this tree have"):
+        fo.set_hyperparams(state, momentum=0.9)
+
+
+def test_set_hyperparams_on_a_partition_sets_every_group_that_has_the_name():
+    params = {"a": jnp.ones(2), "b": jnp.ones(3)}
+    groups = {"x": fo.adam(1e-3), "y": fo.sgd(0.1, momentum=0.9)}
+    state = optax.partition(groups, {"a": "x", "b": "y"}).init(params)
+    state = fo.set_hyperparams(state, lr=1e-4, momentum=0.5)
+    adam_state, sgd_state = (state.inner_states[k].inner_state for k in ("x", "y"))
+    np.testing.assert_allclose([adam_state.hyperparams["lr"], sgd_state.hyperparams["lr"]], [1e-4, 1e-4])
+    np.testing.assert_allclose(sgd_state.hyperparams["momentum"], 0.5)
+    one_group = {**state.inner_states, "x": fo.set_hyperparams(state.inner_states["x"], lr=3e-3)}
+    state = state._replace(inner_states=one_group)
+    np.testing.assert_allclose(state.inner_states["x"].inner_state.hyperparams["lr"], 3e-3)
+    np.testing.assert_allclose(state.inner_states["y"].inner_state.hyperparams["lr"], 1e-4)
+    with pytest.raises(ValueError, match=r"\['weight_decay'\] were given as 0"):  # Adam's is fixed, SGD's not
+        fo.set_hyperparams(
+            optax.partition({"x": fo.adam(), "y": fo.sgd(weight_decay=0.1)}, {"a": "x", "b": "y"}).init(params),
+            weight_decay=0.2,
+        )
+    checkpoint = fo.set_hyperparams({"opt_state": state, "epoch": 3}, lr=1e-2)  # any pytree
+    assert checkpoint["epoch"] == 3
+    np.testing.assert_allclose([s.hyperparams["lr"] for s in _hyperparams_states(checkpoint)], [1e-2, 1e-2])
+    with pytest.raises(KeyError, match="this tree holds no HyperparamsState"):
+        fo.set_hyperparams(optax.sgd(0.1).init(params), lr=0.1)

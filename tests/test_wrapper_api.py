@@ -238,6 +238,14 @@ def test_adamw_keeps_decoupled_weight_decay_after_loading_an_adam_state():
             "the grad of parameter 0 of group 1 has shape (3,), but the parameter has shape (2,)",
         ),
         ("x", TypeError, "the grad of parameter 0 of group 1 must be an array or None, but it is a str"),
+        *(
+            (
+                jnp.zeros(2, dtype),
+                TypeError,
+                f"the grad of parameter 0 of group 1 has dtype {jnp.dtype(dtype)}, but the parameter has dtype float64",
+            )
+            for dtype in (jnp.float32, jnp.bfloat16, jnp.int32, jnp.bool_, jnp.complex128)
+        ),
     ],
 )
 def test_bad_grad_leaves_the_optimizer_unchanged(grad, error, match):
@@ -448,3 +456,144 @@ def test_a_torch_checkpoint_with_torch_only_flags_loads():
     optimizer.load_state_dict(state_dict)
     optimizer.step()
     assert optimizer.param_groups[0]["fused"] is True
+
+
+# -- grads of another dtype, and group values edited between steps --------------------------------
+
+
+def _stepped(info, dtype=jnp.float64):
+    """The wrapped algorithm after one step on two (2, 2) Parameters of ``dtype`` (2-D suits Muon)."""
+    skip_unimplemented(info)
+    params = {"v": fo.Parameter(jnp.full((2, 2), 0.5, dtype)), "w": fo.Parameter(jnp.full((2, 2), -0.25, dtype))}
+    optimizer = getattr(fo.optim, info.torch_name)(list(params.values()))
+    for p in params.values():
+        p.grad = jnp.ones((2, 2), dtype)
+    optimizer.step()
+    return optimizer, params
+
+
+def _raises_and_leaves_unchanged(optimizer, params, error, match):
+    snapshot = _snapshot(optimizer, params)
+    data = [p.data for p in params.values()]
+    with pytest.raises(error, match=re.escape(match)):
+        optimizer.step()
+    _assert_unchanged(optimizer, params, snapshot)
+    assert all(p.data is old and not old.is_deleted() for p, old in zip(params.values(), data))
+
+
+COMPLEX_WRAPPED = [info for info in WRAPPED if info.torch_name not in ("Adafactor", "Muon")]
+GRAD_DTYPE_CASES = [
+    *((info, jnp.float64, jnp.complex128) for info in WRAPPED),  # used to reshape p.data to (2, 2, 2)
+    *((info, jnp.float64, jnp.float32) for info in WRAPPED),
+    *((info, jnp.complex128, jnp.float64) for info in COMPLEX_WRAPPED),
+]
+
+
+@pytest.mark.parametrize(
+    ("info", "param_dtype", "grad_dtype"),
+    GRAD_DTYPE_CASES,
+    ids=[f"{i.torch_name}-{jnp.dtype(g).name}-grad-on-{jnp.dtype(p).name}" for i, p, g in GRAD_DTYPE_CASES],
+)
+def test_a_grad_of_another_dtype_raises_and_leaves_the_optimizer_unchanged(info, param_dtype, grad_dtype):
+    optimizer, params = _stepped(info, param_dtype)
+    params["w"].grad = jnp.ones((2, 2), grad_dtype)
+    match = f"the grad of parameter 1 of group 0 has dtype {jnp.dtype(grad_dtype)}, but the parameter has dtype"
+    _raises_and_leaves_unchanged(optimizer, params, TypeError, match)
+
+
+@pytest.mark.parametrize(
+    ("info", "error"), WRAPPED_ERRORS, ids=[f"{i.torch_name}[{i.config_id(e.kwargs)}]" for i, e in WRAPPED_ERRORS]
+)
+def test_a_bad_edit_after_a_step_raises_the_constructors_error(info, error):
+    # Before, e.g. betas=(0.9, 1.0) after a step wrote NaN into every param without a word.
+    optimizer, params = _stepped(info)
+    optimizer.param_groups[0].update(jax_kwargs(error.kwargs))
+    _raises_and_leaves_unchanged(optimizer, params, error.error, f"param_groups[0]: {error.match}")
+
+
+@pytest.mark.parametrize("flag", ["foreach", "fused", "capturable", "differentiable"])
+def test_a_torch_only_flag_edited_after_a_step_raises_as_at_construction(flag):
+    optimizer, params = _stepped(next(info for info in WRAPPED if info.torch_name == "Adam"))
+    optimizer.param_groups[0][flag] = True
+    _raises_and_leaves_unchanged(optimizer, params, ValueError, f"param_groups[0]: Adam: {flag}=True is not supported")
+
+
+def test_a_bad_edit_is_raised_on_every_step_until_undone():
+    optimizer, params = _trained_adam()
+    optimizer.param_groups[1]["betas"] = (0.9, 1.5)
+    for _ in range(2):
+        with pytest.raises(ValueError, match=re.escape("param_groups[1]: Invalid beta parameter at index 1: 1.5")):
+            optimizer.step()
+    optimizer.param_groups[1]["betas"] = (0.9, 0.999)
+    optimizer.step()
+    assert float(optimizer.state[params["b"]]["step"]) == 3.0
+    assert all(bool(jnp.all(jnp.isfinite(p.data))) for p in params.values())
+
+
+@pytest.mark.parametrize(
+    ("value", "edit", "match"),
+    [
+        ([0.9, 0.999], lambda betas: betas.__setitem__(1, 1.5), "Invalid beta parameter at index 1: 1.5"),
+        (np.asarray(0.01), lambda lr: lr.fill(-1.0), "Invalid learning rate: -1.0"),
+    ],
+    ids=["betas-list", "lr-numpy"],
+)
+def test_an_in_place_edit_of_a_group_value_is_checked(value, edit, match):
+    key = "betas" if isinstance(value, list) else "lr"
+    optimizer, params = _trained_adam()
+    optimizer.param_groups[0][key] = value
+    optimizer.step()
+    edit(value)
+    _raises_and_leaves_unchanged(optimizer, params, ValueError, f"param_groups[0]: {match}")
+
+
+def test_a_loaded_groups_values_are_checked_at_the_step_and_its_flags_kept():
+    params = {"w": fo.Parameter(jnp.ones(2))}
+    optimizer = fo.optim.Adam(list(params.values()))
+    state_dict = to_numpy(optimizer.state_dict())
+    state_dict["param_groups"][0]["fused"] = True  # from a GPU run: loads, and steps
+    state_dict["param_groups"][0]["eps"] = -1.0  # no state to check it against when loaded
+    optimizer.load_state_dict(state_dict)
+    params["w"].grad = jnp.ones(2)
+    _raises_and_leaves_unchanged(optimizer, params, ValueError, "param_groups[0]: Invalid epsilon value: -1.0")
+    optimizer.param_groups[0]["eps"] = 1e-8
+    optimizer.step()
+    assert optimizer.param_groups[0]["fused"] is True
+    optimizer.param_groups[0]["fused"] = None  # an edit of a flag is checked, and None is the for-loop
+    optimizer.step()
+    assert float(optimizer.state[params["w"]]["step"]) == 2.0
+
+
+def test_a_value_a_scheduler_writes_is_taken_as_in_torch_and_other_edits_still_checked():
+    optimizer, params = _trained_adam()
+    group = optimizer.param_groups[0]
+    optimizer.set_group_value(group, "lr", -0.1)  # as chained CosineAnnealingLR and StepLR can make it
+    before = np.abs(np.array(params["w"].data))
+    optimizer.zero_grad()
+    fo.backward(_quadratic, params)
+    optimizer.step()
+    assert np.all(np.abs(np.array(params["w"].data)) > before)  # a step uphill, as torch takes it
+    group["eps"] = -1.0
+    _raises_and_leaves_unchanged(optimizer, params, ValueError, "param_groups[0]: Invalid epsilon value: -1.0")
+    group["eps"] = 1e-8
+    group["lr"] = -1.0  # by hand: checked
+    _raises_and_leaves_unchanged(optimizer, params, ValueError, "param_groups[0]: Invalid learning rate: -1.0")
+
+
+@pytest.mark.parametrize("write", ["by hand", "by a scheduler"])
+def test_a_value_that_stops_being_zero_recompiles_however_it_is_written(write):
+    params = {"w": fo.Parameter(jnp.ones(2))}
+    optimizer = fo.optim.Adam(list(params.values()), lr=0.1)  # weight_decay=0: no decay term compiled
+    params["w"].grad = jnp.ones(2)
+    optimizer.step()
+    group = optimizer.param_groups[0]
+    if write == "by hand":
+        group["weight_decay"] = 0.5
+    else:
+        optimizer.set_group_value(group, "weight_decay", 0.5)
+    optimizer.step()
+    tx = fo.adam(lr=0.1, weight_decay=jnp.asarray(0.0))  # an array: changeable in the functional state
+    expected, state = fo.apply_gradients(tx, jnp.ones(2), tx.init(jnp.ones(2)), jnp.ones(2))
+    expected, _ = fo.apply_gradients(tx, jnp.ones(2), fo.set_hyperparams(state, weight_decay=0.5), expected)
+    np.testing.assert_allclose(params["w"].data, expected, rtol=1e-12)
+    assert not np.allclose(expected, 1 - 2 * 0.1)  # the decay made a difference

@@ -366,3 +366,30 @@ def test_a_bad_state_dict_raises_and_leaves_the_optimizer_unchanged(edit, match)
     after = to_numpy(run.optimizer.state_dict())
     assert list(after["state"][0]) == list(before["state"][0])
     np.testing.assert_array_equal(after["state"][0]["d"], before["state"][0]["d"])
+
+
+def test_a_grad_of_another_dtype_or_a_bad_lr_edit_raises_and_leaves_the_step_undone():
+    params = {"w": fo.Parameter(jnp.ones(2)), "z": fo.Parameter(jnp.asarray([1 + 1j, -1j]))}
+    optimizer = fo.optim.LBFGS(list(params.values()), max_iter=2)
+    grad_dtype = {"z": jnp.complex128}
+
+    def closure():
+        optimizer.zero_grad()
+        loss = fo.backward(lambda v: jnp.sum(v["w"] ** 2) + jnp.sum(jnp.abs(v["z"]) ** 2), params)
+        params["z"].grad = params["z"].grad.astype(grad_dtype["z"])
+        return loss
+
+    optimizer.step(closure)
+    before = {k: np.array(p.data) for k, p in params.items()}
+    n_iter = optimizer.state[params["w"]]["n_iter"]
+    grad_dtype["z"] = jnp.complex64  # torch refuses such a grad when it is assigned
+    match = "the grad of parameter 1 of group 0 has dtype complex64, but the parameter has dtype complex128"
+    with pytest.raises(TypeError, match=re.escape(match)):
+        optimizer.step(closure)
+    grad_dtype["z"] = jnp.complex128
+    optimizer.param_groups[0]["lr"] = -1.0
+    with pytest.raises(ValueError, match=re.escape("param_groups[0]: Invalid learning rate: -1.0")):
+        optimizer.step(closure)
+    for k, p in params.items():
+        np.testing.assert_array_equal(p.data, before[k])
+    assert optimizer.state[params["w"]]["n_iter"] == n_iter

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import re
 
+import chex
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from jax.experimental import sparse
 
 import functional_optim as fo
 from tests import make_sparse_golden as problem
@@ -222,3 +224,18 @@ def test_steps_compile_once_for_a_fixed_number_of_ids(monkeypatch):
         run.backward(k)
         run.optimizer.step()
     assert traces.count == 1
+
+
+def test_a_bcoo_grad_of_another_dtype_raises_and_leaves_the_optimizer_unchanged():
+    table = fo.Parameter(jnp.ones((3, 2)))
+    optimizer = fo.optim.SparseAdam([table])
+    table.grad = sparse.BCOO((jnp.ones((1, 2)), jnp.asarray([[1]])), shape=(3, 2))
+    optimizer.step()
+    state, data = to_numpy(optimizer.state[table]), table.data
+    table.grad = sparse.BCOO((jnp.ones((1, 2), jnp.float32), jnp.asarray([[1]])), shape=(3, 2))
+    match = "the grad of parameter 0 of group 0 has dtype float32, but the parameter has dtype float64"
+    with pytest.raises(TypeError, match=re.escape(match)):
+        optimizer.step()
+    assert table.data is data and not data.is_deleted()
+    chex.assert_trees_all_equal(to_numpy(optimizer.state[table]), state)
+    assert optimizer.state[table]["step"] == 1

@@ -5,6 +5,8 @@ Needs torch (a test-only dependency): import this module only where torch is imp
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import torch
 
@@ -25,8 +27,18 @@ def torch_kwargs(config: dict) -> dict:
     return {k: convert(v) for k, v in config.items()}
 
 
-def trajectory(info: AlgorithmInfo, config: dict, dtype: str, steps: int | None = None) -> dict[str, np.ndarray]:
-    """Params after 0..steps torch steps, as ``{leaf name: array of shape (steps + 1, *shape)}``."""
+def trajectory(
+    info: AlgorithmInfo,
+    config: dict,
+    dtype: str,
+    steps: int | None = None,
+    before_step: Callable[[int, torch.optim.Optimizer], None] | None = None,
+) -> dict[str, np.ndarray]:
+    """Params after 0..steps torch steps, as ``{leaf name: array of shape (steps + 1, *shape)}``.
+
+    ``before_step(i, optimizer)``, if given, may edit the optimizer (its ``param_groups``)
+    before step ``i`` (0-based).
+    """
     steps = info.steps if steps is None else steps
     torch_dtype = getattr(torch, dtype)
     params = {
@@ -36,7 +48,9 @@ def trajectory(info: AlgorithmInfo, config: dict, dtype: str, steps: int | None 
     x, y = (torch.tensor(a, dtype=torch_dtype) for a in problems.data())
     optimizer = getattr(torch.optim, info.torch_name)(list(params.values()), **torch_kwargs(config))
     history = {k: [v.detach().numpy().copy()] for k, v in params.items()}
-    for _ in range(steps):
+    for i in range(steps):
+        if before_step is not None:
+            before_step(i, optimizer)
         optimizer.zero_grad()
         problems.loss(info.problem, params, x, y, torch).backward()
         optimizer.step()

@@ -15,8 +15,9 @@ r"""RMSprop: gradients scaled by a running root mean square, as ``torch.optim.RM
    \end{aligned}
 
 torch behaviours reproduced: ``eps`` is added *after* the square root; there is no bias
-correction; the momentum buffer starts at zero (unlike SGD's), and exists only if momentum is
-positive when the transform is built; the centered variant subtracts the square of an EMA of
+correction; the momentum buffer starts at zero (unlike SGD's), and exists unless momentum is
+given as the Python number 0 (then fixed: torch creates the buffer at the first step only if
+momentum is positive then); the centered variant subtracts the square of an EMA of
 the gradient; ``alpha`` is only required to be >= 0, so ``alpha > 1`` is accepted; ``step`` is
 a float32 scalar incremented before use, though nothing reads it. For bfloat16/float16 params
 every tensor op rounds its result to the param's dtype, ``weight_decay``, ``eps`` and (with
@@ -41,7 +42,6 @@ from functional_optim.validation import (
     check_momentum,
     check_value,
     check_weight_decay,
-    concrete_value,
 )
 
 # The scalars of native/kernels/rmsprop.cc, in its order.
@@ -51,8 +51,8 @@ _NATIVE_SCALARS = ("lr", "weight_decay", "alpha", "one_minus_alpha", "eps", "mom
 class RMSpropState(NamedTuple):
     """torch's per-parameter RMSprop state.
 
-    ``momentum_buffer`` is None unless momentum > 0 at construction; ``grad_avg`` is None
-    unless centered.
+    ``momentum_buffer`` is None when momentum was given as the Python number 0; ``grad_avg``
+    is None unless centered.
     """
 
     step: jax.Array
@@ -78,31 +78,36 @@ def rmsprop(
       alpha: :math:`\\alpha` >= 0, the decay rate of the running averages.
       eps: :math:`\\epsilon`, added to the root mean square.
       weight_decay: L2 penalty :math:`\\lambda` added to the gradient.
-      momentum: momentum factor :math:`\\mu`. Whether it is positive when the transform is built
-        decides whether a buffer exists; with a buffer, a step whose momentum is 0 skips it (as
-        torch does), and without one a later positive momentum is ignored (torch raises a
-        KeyError).
+      momentum: momentum factor :math:`\\mu`. Given as the Python number 0, it is fixed: no
+        buffer exists and :func:`~functional_optim.set_hyperparams` refuses to change it (torch
+        raises a KeyError when a group's momentum becomes positive after its first step).
+        Otherwise (another number, an array or a schedule) the buffer exists from the start, at
+        zero, and may take any value at any step: a step whose momentum is 0 skips the buffer, as
+        torch does, and the first positive one finds it at zero, as torch's new buffer.
       centered: normalise by an estimate of the gradient's variance instead of its second moment.
       maximize: maximise the objective instead of minimising it.
+
+    Returns:
+      The transform; its state is a :class:`~functional_optim.HyperparamsState` around an
+      :class:`RMSpropState`.
+
+    Raises:
+      ValueError: for a negative lr, eps, weight decay, momentum or alpha.
     """
     check_lr(lr)
     check_eps(eps)
     check_momentum(momentum)
     check_weight_decay(weight_decay)
     check_value("alpha", alpha, lambda v: v >= 0, "Invalid alpha value", ">= 0")
-    momentum_value = concrete_value("momentum", momentum)
-    has_momentum = momentum_value is None or momentum_value > 0
 
     def init(params, hyperparams):
-        del hyperparams
-
         def zeros():
             return jax.tree.map(jnp.zeros_like, params)
 
         return RMSpropState(
             step=jnp.zeros((), jnp.float32),
             square_avg=zeros(),
-            momentum_buffer=zeros() if has_momentum else None,
+            momentum_buffer=None if hyperparams["momentum"] is None else zeros(),  # None: fixed at 0
             grad_avg=zeros() if centered else None,
         )
 
@@ -115,7 +120,7 @@ def rmsprop(
             "one_minus_alpha": 1 - alpha,
             "eps": hyperparams["eps"],
             "momentum": momentum,
-            "use_momentum": momentum > 0,
+            "use_momentum": None if momentum is None else momentum > 0,
             "lr": hyperparams["lr"],
         }
 
@@ -132,7 +137,7 @@ def rmsprop(
             second_moment = store(square_avg - grad_avg * grad_avg) if centered else square_avg
             avg = store(store(jnp.sqrt(second_moment)) + store(s["eps"]))
             plain = param - s["lr"] * grad / avg  # param.addcdiv_(grad, avg, value=-lr): (value * grad) / avg
-            if not has_momentum:
+            if momentum_buffer is None:
                 return plain, square_avg, momentum_buffer, grad_avg
             # buf.mul_(momentum).addcdiv_(grad, avg); param.add_(buf, alpha=-lr)
             stepped_buffer = store(store(momentum_buffer * s["momentum"]) + grad / avg)
@@ -151,12 +156,12 @@ def rmsprop(
             averages,
             maximize=maximize,
             weight_decay=scalars["weight_decay"] is not None,
-            has_momentum=has_momentum,
+            has_momentum=state.momentum_buffer is not None,
             centered=centered,
         )
         return new_params, RMSpropState(state.step + 1, square_avg, momentum_buffer, grad_avg)
 
     hyperparams = {"lr": lr, "momentum": momentum, "alpha": alpha, "eps": eps, "weight_decay": weight_decay}
     return algorithm_transform(
-        "RMSprop", init, step, hyperparams, skipped_at_zero=("weight_decay",), native_kernel="rmsprop"
+        "RMSprop", init, step, hyperparams, skipped_at_zero=("weight_decay", "momentum"), native_kernel="rmsprop"
     )

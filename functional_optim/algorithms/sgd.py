@@ -15,6 +15,11 @@ r"""SGD: stochastic gradient descent with optional (Nesterov) momentum, as ``tor
 torch behaviours reproduced: the momentum buffer starts as a copy of the first (decayed)
 gradient, so dampening applies from the second step on; the state holds only
 ``momentum_buffer``, and only when momentum is non-zero; there is no ``step``.
+
+How a momentum may change between steps depends on how it is given (see :func:`sgd`): a
+Python number fixes whether it is 0; an array or a schedule may take any value at any step,
+with torch's semantics for a group whose momentum is edited: the buffer is created at the
+first step whose momentum is non-zero, and a step whose momentum is 0 leaves it alone.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ import jax
 import jax.numpy as jnp
 
 from functional_optim import native
-from functional_optim.elementwise import maximize_and_decay, per_param
+from functional_optim.elementwise import Rounding, maximize_and_decay, per_param
 from functional_optim.hyperparams import Hyperparam, algorithm_transform
 from functional_optim.transform import GradientTransformation
 from functional_optim.validation import check_lr, check_momentum, check_weight_decay, concrete_value
@@ -36,9 +41,37 @@ _NATIVE_SCALARS = ("lr", "weight_decay", "momentum", "one_minus_dampening", "fir
 
 
 class SGDState(NamedTuple):
-    """torch's per-parameter SGD state; ``momentum_buffer`` is None when momentum is 0."""
+    """torch's per-parameter SGD state.
+
+    Attributes:
+      momentum_buffer: torch's ``momentum_buffer``, a tree like the params; None when the
+        momentum was given as the Python number 0.
+      has_momentum_buffer: for a momentum given as an array or a schedule, a bool scalar: whether
+        torch would have the buffer yet, i.e. whether a step has had a non-zero momentum (until
+        then ``momentum_buffer`` holds zeros that stand for no buffer). None otherwise: a Python
+        number's buffer is created at the first step.
+    """
 
     momentum_buffer: Any
+    has_momentum_buffer: Any = None
+
+    def check_hyperparams(self, values: dict[str, Any]) -> None:
+        """Refuses a momentum of 0 where the buffer runs at every step (called by ``set_hyperparams``).
+
+        Raises:
+          ValueError: for a concrete 0 momentum when the transform was built with a non-zero
+            Python number (a traced value cannot be checked).
+        """
+        tracked = self.has_momentum_buffer is not None
+        if self.momentum_buffer is None or tracked or "momentum" not in values:
+            return
+        if concrete_value("momentum", values["momentum"]) == 0:
+            raise ValueError(
+                "SGD's momentum was given as a non-zero Python number when the transform was built, so its buffer "
+                "runs at every step (on the native CPU kernel) and cannot be skipped as torch skips it at a step "
+                "whose momentum is 0; to set it to 0 between steps, build the transform with an array "
+                "(momentum=jnp.asarray(0.9)) or a schedule"
+            )
 
 
 def sgd(
@@ -54,12 +87,26 @@ def sgd(
 
     Args:
       lr: learning rate :math:`\\gamma`.
-      momentum: momentum factor :math:`\\mu`. Whether it is zero is fixed when the transform is
-        built (it decides whether a buffer exists); its value may change between steps.
+      momentum: momentum factor :math:`\\mu`. Given as a Python number, whether it is 0 is fixed
+        when the transform is built: 0 keeps no buffer (as torch), and
+        :func:`~functional_optim.set_hyperparams` refuses to change it; another number keeps a
+        buffer that every step runs (the native CPU kernel's), and may change to any non-zero
+        value. Given as an array or a schedule, it may take any value at any step, as in torch:
+        the buffer is created (a copy of the gradient) at the first step whose momentum is not
+        0, and a step whose momentum is 0 leaves it alone. Such a transform takes the XLA path
+        and keeps ``has_momentum_buffer`` in its state.
       dampening: dampening :math:`\\tau` of the momentum (not validated, as in torch).
       weight_decay: L2 penalty :math:`\\lambda` added to the gradient.
       nesterov: use Nesterov momentum; needs momentum > 0 and dampening 0.
       maximize: maximise the objective instead of minimising it.
+
+    Returns:
+      The transform; its state is a :class:`~functional_optim.HyperparamsState` around an
+      :class:`SGDState`.
+
+    Raises:
+      ValueError: for a negative lr, momentum or weight decay, or Nesterov momentum without a
+        momentum or with dampening.
     """
     check_lr(lr)
     check_momentum(momentum)
@@ -73,35 +120,50 @@ def sgd(
             "Nesterov momentum requires a momentum and zero dampening "
             f"(nesterov=True needs momentum > 0 and dampening == 0, got momentum={momentum!r}, dampening={dampening!r})"
         )
-    has_momentum = momentum_value != 0
+    tracked = not isinstance(momentum, (int, float))  # an array or a schedule: any value at any step
 
     def init(params, hyperparams):
-        del hyperparams
-        return SGDState(momentum_buffer=jax.tree.map(jnp.zeros_like, params) if has_momentum else None)
+        if hyperparams["momentum"] is None:  # fixed at 0
+            return SGDState(momentum_buffer=None)
+        return SGDState(jax.tree.map(jnp.zeros_like, params), jnp.zeros((), bool) if tracked else None)
+
+    def one_param(s: dict[str, Any], param, grad, buf, store: Rounding):
+        # store(): the rounding of a half-precision tensor written by one torch op (see
+        # storage_rounding); torch also rounds an ``alpha`` to the tensor's dtype first
+        grad = maximize_and_decay(grad, param, s["weight_decay"], maximize, store)  # grad.add(param, alpha=wd)
+        if buf is None:
+            return param - store(s["lr"]) * grad, None  # param.add_(grad, alpha=-lr)
+        # buf.mul_(momentum).add_(grad, alpha=1 - dampening): two ops; or buf = clone(grad)
+        stepped = jnp.where(
+            s["first_step"], grad, store(store(buf * s["momentum"]) + store(s["one_minus_dampening"]) * grad)
+        )
+        if tracked:  # torch's ``if momentum != 0``, at run time
+            stepped = jnp.where(s["use_momentum"], stepped, buf)
+        (buf,) = store.hold(stepped)
+        direction = store(grad + store(s["momentum"]) * buf) if nesterov else buf  # grad.add(buf, alpha=momentum)
+        if tracked:
+            direction = jnp.where(s["use_momentum"], direction, grad)
+        return param - store(s["lr"]) * direction, buf  # param.add_(grad, alpha=-lr)
+
+    xla_step = functools.partial(per_param, one_param, with_store=True)
 
     def step(grads, state, params, hyperparams, count):
+        momentum = hyperparams["momentum"]
         scalars = {
             "lr": hyperparams["lr"],
             "weight_decay": hyperparams["weight_decay"],
-            "momentum": hyperparams["momentum"],
+            "momentum": momentum,
             "one_minus_dampening": 1 - hyperparams["dampening"],
             "first_step": count == 0,
         }
-
-        def one_param(s, param, grad, buf, store):
-            # store(): the rounding of a half-precision tensor written by one torch op (see
-            # storage_rounding); torch also rounds an ``alpha`` to the tensor's dtype first
-            grad = maximize_and_decay(grad, param, s["weight_decay"], maximize, store)  # grad.add(param, alpha=wd)
-            if has_momentum:
-                # buf.mul_(momentum).add_(grad, alpha=1 - dampening): two ops
-                update = store(store(buf * s["momentum"]) + store(s["one_minus_dampening"]) * grad)
-                (buf,) = store.hold(jnp.where(s["first_step"], grad, update))
-                grad = store(grad + store(s["momentum"]) * buf) if nesterov else buf  # grad.add(buf, alpha=momentum)
-            return param - store(s["lr"]) * grad, buf  # param.add_(grad, alpha=-lr)
-
+        if tracked:  # XLA only: the native kernel cannot skip the buffer at a run-time 0
+            use_momentum = momentum != 0
+            scalars.update(first_step=~state.has_momentum_buffer, use_momentum=use_momentum)
+            new_params, momentum_buffer = xla_step(scalars, params, grads, state.momentum_buffer)
+            return new_params, SGDState(momentum_buffer, state.has_momentum_buffer | use_momentum)
         new_params, momentum_buffer = native.multi_tensor_step(
             "sgd",
-            functools.partial(per_param, one_param, with_store=True),
+            xla_step,
             scalars,
             _NATIVE_SCALARS,
             params,
@@ -109,10 +171,17 @@ def sgd(
             [state.momentum_buffer],
             maximize=maximize,
             weight_decay=scalars["weight_decay"] is not None,
-            momentum=has_momentum,
+            momentum=state.momentum_buffer is not None,
             nesterov=nesterov,
         )
         return new_params, SGDState(momentum_buffer)
 
     hyperparams = {"lr": lr, "momentum": momentum, "dampening": dampening, "weight_decay": weight_decay}
-    return algorithm_transform("SGD", init, step, hyperparams, skipped_at_zero=("weight_decay",), native_kernel="sgd")
+    return algorithm_transform(
+        "SGD",
+        init,
+        step,
+        hyperparams,
+        skipped_at_zero=("weight_decay", "momentum"),
+        native_kernel=None if tracked else "sgd",
+    )

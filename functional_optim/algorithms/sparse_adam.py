@@ -54,7 +54,7 @@ from jax.sharding import NamedSharding, PartitionSpec
 from functional_optim.elementwise import explicit_sharding, per_param
 from functional_optim.hyperparams import Hyperparam, algorithm_transform, cast_like, scalar_dtype
 from functional_optim.transform import GradientTransformation, Params
-from functional_optim.validation import check_betas, check_value
+from functional_optim.validation import check_betas, check_grad_dtype, check_value
 
 
 class SparseAdamState(NamedTuple):
@@ -95,7 +95,7 @@ def _check_dense_real_params(params: Params) -> None:
 
 
 def _sparse_grads(grads: Any, params: Params) -> Any:
-    """Checks that every grad is a BCOO of its param's shape; returns them unbatched, in its dtype."""
+    """Checks that every grad is a BCOO of its param's shape and dtype; returns them unbatched."""
     params_def = jax.tree.structure(params)
     try:
         grad_leaves = params_def.flatten_up_to(grads)
@@ -110,11 +110,12 @@ def _sparse_grads(grads: Any, params: Params) -> Any:
             )
         if grad.shape != param.shape:
             raise ValueError(f"SparseAdam: the grad at {_where(path)} has shape {grad.shape}, its param {param.shape}")
+        check_grad_dtype(f"SparseAdam: the grad at {_where(path)}", grad, param)  # its values' dtype
         if grad.n_sparse == 0:
             raise ValueError(f"SparseAdam: the grad at {_where(path)} has no sparse dimension")
         if grad.n_batch:
             grad = sparse.bcoo_update_layout(grad, n_batch=0)
-        checked.append(grad.astype(param.dtype))
+        checked.append(grad)
     return params_def.unflatten(checked)
 
 

@@ -68,6 +68,7 @@ from functional_optim.algorithms.lbfgs import (
 from functional_optim.hyperparams import Hyperparam, HyperparamsState, as_scalars, scalar_dtype
 from functional_optim.optim.optimizer import Optimizer
 from functional_optim.parameter import Parameter
+from functional_optim.validation import check_grad
 
 _LISTS = ("old_dirs", "old_stps", "ro")
 
@@ -142,6 +143,7 @@ class LBFGS(Optimizer):
         """
         if len(self.param_groups) != 1:
             raise AssertionError(f"Expected exactly one param_group, but got {len(self.param_groups)}")
+        self._check_groups()
         group = self.param_groups[0]
         params = group["params"]
         state = self.state[params[0]]
@@ -268,7 +270,7 @@ def _evaluate(evaluation: _Evaluation, values: list[np.ndarray]) -> tuple[np.nda
             if evaluation.calls == 0:
                 evaluation.first_loss = loss
             evaluation.calls += 1
-            grads = [_dense_grad(p, np.dtype(value.dtype)) for p, value in zip(evaluation.params, values)]
+            grads = [_dense_grad(i, p, value) for i, (p, value) in enumerate(zip(evaluation.params, values))]
             return np.asarray(float(loss), loss_dtype), grads
         except BaseException as error:  # re-raised by step once the compiled call returns
             evaluation.error = error
@@ -276,14 +278,15 @@ def _evaluate(evaluation: _Evaluation, values: list[np.ndarray]) -> tuple[np.nda
     return np.asarray(np.nan, loss_dtype), [np.zeros(v.shape, v.dtype) for v in values]
 
 
-def _dense_grad(p: Parameter, dtype: np.dtype) -> np.ndarray:
-    """torch's ``_gather_flat_grad`` for one Parameter: None as zeros, a sparse grad densified."""
+def _dense_grad(index: int, p: Parameter, value: np.ndarray) -> np.ndarray:
+    """torch's ``_gather_flat_grad`` for Parameter ``index`` at ``value``: None as zeros, a sparse grad densified.
+
+    A grad that is not an array of the Parameter's shape and dtype raises (torch refuses it when it is assigned).
+    """
     if p.grad is None:
-        return np.zeros(p.shape, dtype)
-    grad = p.grad.todense() if isinstance(p.grad, sparse.BCOO) else p.grad
-    if grad.shape != p.shape:
-        raise ValueError(f"a grad has shape {grad.shape}, but its Parameter has shape {p.shape}")
-    return np.asarray(grad, dtype)
+        return np.zeros(value.shape, value.dtype)
+    check_grad(f"the grad of parameter {index} of group 0", p.grad, value)
+    return np.asarray(p.grad.todense() if isinstance(p.grad, sparse.BCOO) else p.grad, value.dtype)
 
 
 # -- torch's state dict <-> the functional state ---------------------------------------------------

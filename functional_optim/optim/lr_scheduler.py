@@ -13,7 +13,9 @@ optimizer::
         scheduler.step()
 
 A scheduler edits the optimizer's ``param_groups`` between steps (``group["lr"]``, and
-``group["momentum"]`` or ``group["betas"]`` for CyclicLR and OneCycleLR); the optimizer's
+``group["momentum"]`` or ``group["betas"]`` for CyclicLR and OneCycleLR), through
+:meth:`~functional_optim.optim.Optimizer.set_group_value`, so the optimizer takes the values
+as they are, as torch does, even past the constructor's ranges (it checks other edits); its
 compiled step reads them as traced values, so scheduling does not re-compile it (except when
 a value becomes or stops being 0, which the step specialises on).
 
@@ -51,8 +53,6 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 
 from functional_optim import schedules
@@ -102,17 +102,6 @@ def _copy(value: Any) -> Any:
 def _group_values(optimizer: Optimizer, key: str) -> list[Any]:
     """``group[key]`` of every param group (a KeyError if one lacks it)."""
     return [_copy(group[key]) for group in optimizer.param_groups]
-
-
-def _set_group_value(group: dict[str, Any], key: str, value: Any) -> None:
-    """Writes ``value`` to ``group[key]``; an array entry stays an array of its dtype and shape."""
-    current = group[key]
-    if isinstance(current, jax.Array):
-        group[key] = jnp.full_like(current, jnp.reshape(jnp.asarray(value), ()))
-    elif isinstance(current, np.ndarray):
-        current[...] = np.reshape(np.asarray(value), ())
-    else:
-        group[key] = value
 
 
 def _per_group(name: str, optimizer: Optimizer, value: Any) -> list[Any]:
@@ -168,11 +157,11 @@ def _momentum_key(optimizer: Optimizer) -> bool:
     return "betas" in optimizer.defaults
 
 
-def _set_momentum(group: dict[str, Any], value: Any, use_beta1: bool) -> None:
+def _set_momentum(optimizer: Optimizer, group: dict[str, Any], value: Any, use_beta1: bool) -> None:
     if use_beta1:
-        group["betas"] = (value, *group["betas"][1:])
+        optimizer.set_group_value(group, "betas", (value, *group["betas"][1:]))
     else:
-        group["momentum"] = value
+        optimizer.set_group_value(group, "momentum", value)
 
 
 def _start_momentum_cycle(
@@ -180,7 +169,7 @@ def _start_momentum_cycle(
 ) -> None:
     """Sets every group's momentum (or beta1) to its maximum and records both bounds in the group."""
     for group, max_momentum, base_momentum in zip(optimizer.param_groups, max_momentums, base_momentums, strict=True):
-        _set_momentum(group, max_momentum, use_beta1)
+        _set_momentum(optimizer, group, max_momentum, use_beta1)
         group["max_momentum"] = max_momentum
         group["base_momentum"] = base_momentum
 
@@ -306,7 +295,7 @@ class LRScheduler:
 
     def _write_lrs(self, values: Iterable[Any]) -> None:
         for group, lr in zip(self.optimizer.param_groups, values, strict=True):
-            _set_group_value(group, "lr", lr)
+            self.optimizer.set_group_value(group, "lr", lr)
         self._last_lr = _group_values(self.optimizer, "lr")
 
     def _warn_if_outside_step(self) -> None:
@@ -882,7 +871,7 @@ class CyclicLR(LRScheduler):
         base_lrs = _per_group("base_lr", optimizer, base_lr)
         if last_epoch == -1:
             for lr, group in zip(base_lrs, optimizer.param_groups, strict=True):
-                _set_group_value(group, "lr", lr)
+                optimizer.set_group_value(group, "lr", lr)
         self.max_lrs = _per_group("max_lr", optimizer, max_lr)
         _cycle_position(step_size_up, step_size_down)  # torch's argument checks, in its order
         _scale_policy(mode, gamma, scale_fn, scale_mode)
@@ -938,7 +927,7 @@ class CyclicLR(LRScheduler):
                 for base_momentum, max_momentum in zip(self.base_momentums, self.max_momentums, strict=True)
             ]
             for group, momentum in zip(self.optimizer.param_groups, momenta, strict=True):
-                _set_momentum(group, momentum, self.use_beta1)
+                _set_momentum(self.optimizer, group, momentum, self.use_beta1)
         return lrs
 
     def state_dict(self) -> dict[str, Any]:
@@ -1083,7 +1072,7 @@ class OneCycleLR(LRScheduler):
             lrs.append(self._anneal(group[phase["start_lr"]], group[phase["end_lr"]], pct))
             if self.cycle_momentum:
                 momentum = self._anneal(group[phase["start_momentum"]], group[phase["end_momentum"]], pct)
-                _set_momentum(group, momentum, self.use_beta1)
+                _set_momentum(self.optimizer, group, momentum, self.use_beta1)
         return lrs
 
 
@@ -1161,7 +1150,7 @@ class SequentialLR(LRScheduler):
         self.last_epoch = last_epoch + 1
         self.optimizer = optimizer
         for group in optimizer.param_groups:
-            _set_group_value(group, "lr", group["initial_lr"])
+            optimizer.set_group_value(group, "lr", group["initial_lr"])
         self.recursive_undo()
         first = self._schedulers[bisect_right(self._milestones, 0)]
         first._initial_step()
@@ -1368,7 +1357,7 @@ class ReduceLROnPlateau(LRScheduler):
             old_lr = float(group["lr"])
             new_lr = max(old_lr * self.factor, min_lr)
             if old_lr - new_lr > self.eps:
-                _set_group_value(group, "lr", new_lr)
+                self.optimizer.set_group_value(group, "lr", new_lr)
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Restores the attributes (and re-checks ``mode`` and ``threshold_mode``)."""

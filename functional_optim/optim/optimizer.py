@@ -23,6 +23,12 @@ specialise on a zero, as SGD keeps no momentum buffer without momentum, like tor
 between steps therefore never re-compiles; jax.jit itself re-traces when the set of
 Parameters with grads, or their shapes or dtypes, change.
 
+Every ``step()`` first checks again each group whose values changed since its last check, with
+the constructor's checks and messages, and raises before anything changes (torch checks only the
+constructor's arguments; see :mod:`~functional_optim.optim.group_checks`, which also says how
+edits of the torch-only flags are treated). Each grad must be an array of its Parameter's shape
+and dtype (TypeError otherwise, as torch refuses such a grad).
+
 Sharded Parameters (arrays with a :class:`~jax.sharding.NamedSharding`, on a mesh with Auto
 axes, or with Explicit ones when stepping inside ``jax.set_mesh``) keep their shardings: a new
 state's arrays shaped like their Parameter get its sharding (its scalars are replicated on its
@@ -53,24 +59,16 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.experimental import sparse
 from jax.sharding import NamedSharding, PartitionSpec
 
 from functional_optim.hyperparams import HyperparamsState, as_scalars, scalar_dtype
+from functional_optim.optim.group_checks import GroupChecks, check_torch_only_flags
 from functional_optim.parameter import Parameter
 from functional_optim.sharding import constrain
 from functional_optim.transform import GradientTransformation, apply_gradients
+from functional_optim.validation import check_grad
 
 StateDict = dict[str, Any]
-
-# torch flags that choose among torch's own kernels; the values that mean its for-loop (the
-# reference every transform reproduces) are accepted and kept so that state_dicts match torch's.
-_TORCH_ONLY_FLAGS = {
-    "foreach": (None, False),
-    "fused": (None, False),
-    "capturable": (False,),
-    "differentiable": (False,),
-}
 
 # A stand-in parameter for learning a transform's hyperparameter names (2-D suits every algorithm).
 _PROBE_PARAM = jax.ShapeDtypeStruct((1, 1), jnp.float32)
@@ -172,6 +170,7 @@ class Optimizer:
         # array: None keeps both on the Parameter's own sharding (set by optim.zero1).
         self._state_sharding: Callable[[jax.Array], jax.sharding.Sharding] | None = None
         self._stateless_configs: set[tuple] = set()
+        self._group_checks = GroupChecks(type(self).__name__, _argument_names(type(self).transform_factory))
 
         # Building the transform validates the hyperparameters with torch's messages.
         tx = self._transform(defaults)
@@ -247,12 +246,7 @@ class Optimizer:
                 )
         for name, default in self.defaults.items():
             param_group.setdefault(name, default)
-        for flag, accepted in _TORCH_ONLY_FLAGS.items():
-            if param_group.get(flag, accepted[0]) not in accepted:
-                raise ValueError(
-                    f"{type(self).__name__}: {flag}={param_group[flag]!r} is not supported; {flag} selects one of "
-                    f"torch's kernels, while functional_optim compiles one XLA step (use {flag}={accepted[0]!r})"
-                )
+        check_torch_only_flags(type(self).__name__, param_group)
         if len(params) != len(set(params)):
             warnings.warn(
                 "optimizer contains a parameter group with duplicate parameters; in future, this will cause an error; "
@@ -292,7 +286,8 @@ class Optimizer:
         return loss
 
     def _update(self) -> None:
-        plan = [_GroupStep(group, self._static_key(group), _with_grads(group["params"])) for group in self.param_groups]
+        keys = self._check_groups()
+        plan = [_GroupStep(group, key, _with_grads(group["params"])) for group, key in zip(self.param_groups, keys)]
         if not any(step.params for step in plan):
             return
 
@@ -330,6 +325,22 @@ class Optimizer:
                     if not state:
                         state.update(dict.fromkeys(old))  # torch's key order (jax returns dicts sorted)
                     state.update(new)
+
+    def set_group_value(self, group: dict[str, Any], key: str, value: Any) -> None:
+        """Sets ``group[key] = value`` as a learning-rate scheduler does: :meth:`step` takes it as it is.
+
+        torch checks hyperparameters in the constructor only, and its schedulers can take one past
+        the constructor's range, which torch steps with; the schedulers of
+        :mod:`~functional_optim.optim.lr_scheduler` (and yours, if they call this) write through
+        here so that this optimizer does too, while it checks the group's other edits (see
+        :mod:`~functional_optim.optim.group_checks`). An array entry stays an array of its dtype
+        and shape.
+        """
+        self._group_checks.set_value(group, key, value)
+
+    def _check_groups(self) -> list[tuple]:
+        """Checks the groups that changed since their last check (see :mod:`.group_checks`); their static keys."""
+        return self._group_checks.check(self.param_groups, self._transform, self._static_key)
 
     def _compiled_step(self, plan: list[_GroupStep], layouts: tuple | None) -> Callable:
         key = (tuple(step.key for step in plan), layouts)
@@ -474,6 +485,7 @@ class Optimizer:
             p = id_map[key]
             state[p] = self._loaded_param_state(fields, p, group_of[p], key, templates)
         self.param_groups, self.state = groups, state
+        self._group_checks.accept_loaded(groups)
         for hook in self._load_state_dict_post_hooks.values():
             hook(self)
 
@@ -629,14 +641,11 @@ def _with_grads(params: list[Parameter]) -> list[Parameter]:
 
 
 def _check_grads(param_groups: list[dict[str, Any]]) -> None:
-    """Raises an error naming the Parameter whose grad is not an array of its shape, if any."""
+    """Raises an error naming the Parameter whose grad is not an array of its shape and dtype, if any."""
     for group_index, group in enumerate(param_groups):
         for i, p in enumerate(group["params"]):
-            where = f"parameter {i} of group {group_index}"
-            if p.grad is not None and not isinstance(p.grad, (jax.Array, np.ndarray, sparse.BCOO)):
-                raise TypeError(f"the grad of {where} must be an array or None, but it is a {type(p.grad).__name__}")
-            if p.grad is not None and p.grad.shape != p.shape:
-                raise ValueError(f"the grad of {where} has shape {p.grad.shape}, but the parameter has shape {p.shape}")
+            if p.grad is not None:
+                check_grad(f"the grad of parameter {i} of group {group_index}", p.grad, p.data)
 
 
 def _same_shape(value: Any, like: Any) -> bool:
