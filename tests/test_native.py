@@ -7,7 +7,11 @@ algorithm with a kernel on both paths (tests/test_parity_golden.py, tests/test_l
 from __future__ import annotations
 
 import functools
+import os
+import pathlib
 import re
+import subprocess
+import sys
 import warnings
 
 import jax
@@ -182,14 +186,55 @@ def test_a_native_step_can_be_differentiated():
 
 
 def test_a_native_step_can_be_vmapped():
-    """An ensemble of optimizers (vmap over a leading axis) runs the kernel member by member."""
+    """An ensemble of optimizers (vmap over a leading axis) steps on the XLA path: no custom call."""
     params = {"w": jnp.ones((4, 3)), "b": jnp.zeros((4,))}
     grads = jax.tree.map(lambda p: jnp.full_like(p, 0.5), params)
     tx = fo.sgd(0.1, momentum=0.9)
     with on_path("native"):
         step = jax.jit(jax.vmap(functools.partial(fo.apply_gradients, tx)))
-        new_params, _ = step(grads, jax.vmap(tx.init)(params), params)
+        state = jax.vmap(tx.init)(params)
+        assert "custom_call" not in step.lower(grads, state, params).as_text()
+        new_params, _ = step(grads, state, params)
     np.testing.assert_allclose(new_params["w"], np.full((4, 3), 0.95))
+
+
+def native_steps(dtype: str) -> list[np.ndarray]:
+    """Three native steps of every option case in ``dtype``: each case's params and state, flattened."""
+    params, grads = tree(dtype), {**tree(dtype, seed=1), "long": jnp.linspace(-3, 3, 1001, dtype=dtype)}
+    params["long"] = jnp.linspace(2, -1, 1001, dtype=dtype)
+    results = []
+    for name, config in OPTION_CASES:
+        tx = getattr(fo, name)(**config)
+        with on_path("native"):
+            step = jax.jit(functools.partial(fo.apply_gradients, tx))
+            state, new_params = tx.init(params), params
+            for _ in range(3):
+                new_params, state = step(grads, state, new_params)
+        results.extend(np.asarray(leaf) for leaf in jax.tree.leaves((new_params, state)))
+    return results
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_avx2_and_avx512_loops_agree_bit_for_bit(dtype, tmp_path):
+    """The AVX2 loops (FUNCTIONAL_OPTIM_AVX512=0, in a fresh process) give the AVX-512 loops' results exactly."""
+    if native.instruction_set() != "avx512":
+        pytest.skip(f"this CPU runs the {native.instruction_set()} loops only: there is no second set to compare")
+    script = (
+        f"import sys, jax, numpy as np; jax.config.update('jax_enable_x64', {jax.config.jax_enable_x64}); "
+        "from functional_optim import native; from tests.test_native import native_steps; "
+        "assert native.instruction_set() == 'avx2', native.instruction_set(); "
+        f"np.savez(sys.argv[1], *native_steps({dtype!r}))"
+    )
+    output = tmp_path / "avx2.npz"
+    environment = {**os.environ, "FUNCTIONAL_OPTIM_AVX512": "0"}
+    root = pathlib.Path(__file__).parents[1]
+    subprocess.run([sys.executable, "-c", script, str(output)], check=True, cwd=root, env=environment)
+    with np.load(output) as avx2:
+        expected = [avx2[f"arr_{i}"] for i in range(len(avx2.files))]
+    actual = native_steps(dtype)
+    assert len(actual) == len(expected)
+    for a, b in zip(actual, expected):
+        np.testing.assert_array_equal(a.reshape(-1).view(np.uint8), b.reshape(-1).view(np.uint8))
 
 
 def test_path_reports_the_choice_and_each_transform():

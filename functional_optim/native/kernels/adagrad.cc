@@ -24,7 +24,7 @@ struct Adagrad {
     for (size_t i = begin; i < end; ++i) {
       const C param = St::Load(params[i]);
       const C grad_in = St::Load(grads[i]);
-      C grad = Select(maximize, -grad_in, grad_in);
+      C grad = NegatedIf(maximize, grad_in);
       if constexpr (kFlags & kDecay) grad = St::Round(std::fma(param, weight_decay, grad));  // grad.add(param, alpha=wd)
       const C sum = St::Round(std::fma(grad, grad, St::Load(state_sums[i])));  // sum.addcmul_(grad, grad, value=1)
       state_sums[i] = St::Save(sum);

@@ -27,7 +27,7 @@ struct Adam {
     S* __restrict max_exp_avg_sqs = Array<S>(leaf, 4);
     for (size_t i = begin; i < end; ++i) {
       const C grad_in = St::Load(grads[i]);
-      C grad = Select(maximize, -grad_in, grad_in);
+      C grad = NegatedIf(maximize, grad_in);
       C param = St::Load(params[i]);
       if constexpr (kFlags & kDecoupled) param = St::Round(param * decay_factor);  // param.mul_(1 - lr * wd)
       if constexpr (kFlags & kL2) grad = St::Round(std::fma(param, weight_decay, grad));  // grad.add(param, alpha=wd)

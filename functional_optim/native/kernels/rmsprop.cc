@@ -31,7 +31,7 @@ struct RMSprop {
     for (size_t i = begin; i < end; ++i) {
       const C param = St::Load(params[i]);
       const C grad_in = St::Load(grads[i]);
-      C grad = Select(maximize, -grad_in, grad_in);
+      C grad = NegatedIf(maximize, grad_in);
       if constexpr (kFlags & kDecay) grad = St::Round(std::fma(param, weight_decay, grad));  // grad.add(param, alpha=wd)
       // square_avg.mul_(alpha).addcmul_(grad, grad, value=1 - alpha)
       const C square_avg =

@@ -28,7 +28,7 @@ struct SGD {
     for (size_t i = begin; i < end; ++i) {
       const C param = St::Load(params[i]);
       const C grad_in = St::Load(grads[i]);
-      C grad = Select(maximize, -grad_in, grad_in);
+      C grad = NegatedIf(maximize, grad_in);
       if constexpr (kFlags & kDecay) grad = St::Round(std::fma(param, weight_decay, grad));  // grad.add(param, alpha=wd)
       if constexpr (kFlags & kHasMomentum) {
         // the first step's buffer is a copy of the grad; then buf.mul_(momentum).add_(grad, alpha=1 - dampening)
