@@ -597,3 +597,34 @@ def test_a_value_that_stops_being_zero_recompiles_however_it_is_written(write):
     expected, _ = fo.apply_gradients(tx, jnp.ones(2), fo.set_hyperparams(state, weight_decay=0.5), expected)
     np.testing.assert_allclose(params["w"].data, expected, rtol=1e-12)
     assert not np.allclose(expected, 1 - 2 * 0.1)  # the decay made a difference
+
+
+# -- aliased arrays --------------------------------------------------------------------------------
+
+
+def _steps_of(info, params: list, grads: list, steps: int = 2) -> list[np.ndarray]:
+    """Each Parameter's data after ``steps`` steps of ``info``'s optimizer, its grads set each step."""
+    optimizer = getattr(fo.optim, info.torch_name)(params, lr=0.1)
+    for _ in range(steps):
+        for p, grad in zip(params, grads):
+            p.grad = grad(p)
+        optimizer.step()
+    return [np.asarray(p.data) for p in params]
+
+
+@pytest.mark.parametrize("info", WRAPPED, ids=[info.torch_name for info in WRAPPED])
+def test_aliased_arrays_step_as_distinct_ones(info):
+    """``p.grad = p.data`` and two Parameters of one array (JAX arrays are values) step like copies.
+
+    A step donates p.data: an array passed twice used to fail with "Attempt to donate the same
+    buffer twice" (or to use a donated buffer).
+    """
+    skip_unimplemented(info)
+    start = jnp.linspace(-1.0, 1.0, 6).reshape(2, 3)
+    shared = fo.Parameter(start)
+    aliased = _steps_of(info, [shared, fo.Parameter(start)], [lambda p: p.data, lambda p: p.data * 2])
+    copies = [fo.Parameter(jnp.array(start)), fo.Parameter(jnp.array(start))]
+    distinct = _steps_of(info, copies, [lambda p: jnp.array(p.data), lambda p: p.data * 2])
+    for a, b in zip(aliased, distinct):
+        np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(aliased[0], np.asarray(start))  # it stepped

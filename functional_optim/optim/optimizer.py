@@ -302,16 +302,13 @@ class Optimizer:
 
         states = [[_arrays(new_states.get(p) or self.state.get(p, {})) for p in step.params] for step in plan]
         zero, one = _device_scalar(0, np.int32), _device_scalar(1, np.int32)
-        args = (
-            [[p.data for p in step.params] for step in plan],
-            [[p.grad for p in step.params] for step in plan],
-            states,
-            [
-                self._device_hyperparams(step.group, _scalar_dtype(jax.config.jax_enable_x64), step.params)
-                for step in plan
-            ],
-            [[one if self.state.get(p) else zero for p in step.params] for step in plan],
-        )
+        grads = [[p.grad for p in step.params] for step in plan]
+        hyperparams = [
+            self._device_hyperparams(step.group, _scalar_dtype(jax.config.jax_enable_x64), step.params) for step in plan
+        ]
+        counts = [[one if self.state.get(p) else zero for p in step.params] for step in plan]
+        data, states = _unaliased([[p.data for p in step.params] for step in plan], states, grads)
+        args = (data, grads, states, hyperparams, counts)
         try:
             new_data, updated = self._compiled_step(plan, self._layouts(plan))(*args)
         except (TypeError, ValueError):
@@ -659,6 +656,33 @@ def _moved(value: jax.Array, sharding: jax.sharding.Sharding) -> jax.Array:
 
 def _arrays(fields: dict[str, Any]) -> dict[str, jax.Array]:
     return {k: v for k, v in fields.items() if isinstance(v, jax.Array)}
+
+
+def _unaliased(
+    data: list[list[jax.Array]], states: list[list[dict[str, jax.Array]]], grads: list[list[Any]]
+) -> tuple[list[list[jax.Array]], list[list[dict[str, jax.Array]]]]:
+    """``data`` and ``states`` (donated by a step) with a copy of each array also passed elsewhere.
+
+    A buffer can be donated once, and not also passed undonated: ``p.grad = p.data``, or two
+    Parameters made from one array (JAX arrays are values, so the two step independently).
+    Without such an alias (the usual case) both come back as they are, dicts in their order.
+    """
+    used = {id(g) for group in grads for g in group}
+    donated = [id(x) for group in data for x in group]
+    donated += [id(x) for group in states for fields in group for x in fields.values()]
+    if used.isdisjoint(donated) and len(set(donated)) == len(donated):
+        return data, states
+
+    def distinct(x: jax.Array) -> jax.Array:
+        if id(x) in used:
+            return jnp.copy(x)
+        used.add(id(x))
+        return x
+
+    return (
+        [[distinct(x) for x in group] for group in data],
+        [[{k: distinct(v) for k, v in fields.items()} for fields in group] for group in states],
+    )
 
 
 def _distinct(fields: dict[str, jax.Array], param: jax.Array) -> dict[str, jax.Array]:
