@@ -37,7 +37,13 @@ from functional_optim.checkpoint import load, save
 from functional_optim.hyperparams import HyperparamsState, set_hyperparams
 from functional_optim.parameter import Parameter, backward, named_parameter_list, parameter_list, parameters, values
 from functional_optim.sharding import Zero1State, zero1
-from functional_optim.transform import GradientTransformation, apply_gradients, apply_updates, chain
+from functional_optim.transform import (
+    GradientTransformation,
+    apply_gradients,
+    apply_updates,
+    chain,
+    takes_extra_args,
+)
 
 __version__ = "0.1.0"
 
@@ -88,6 +94,7 @@ __all__ = [
     "set_hyperparams",
     "sgd",
     "sparse_adam",
+    "takes_extra_args",
     "values",
     "zero1",
 ]

@@ -163,6 +163,7 @@ def algorithm_transform(
     prepare_grads: Callable[[Updates, Params], Any] | None = None,
     skipped_at_zero: tuple[str, ...] = (),
     native_kernel: str | None = None,
+    extra_args: dict[str, str] | None = None,
 ) -> GradientTransformation:
     """Builds an algorithm's :class:`GradientTransformation` from its hyperparameter-explicit maths.
 
@@ -188,6 +189,12 @@ def algorithm_transform(
         Given as an array or a schedule, it stays changeable.
       native_kernel: the name of the algorithm's native CPU kernel, if ``step_fn`` calls one
         (see :mod:`functional_optim.native`); reported by :func:`functional_optim.native.path`.
+      extra_args: keyword arguments ``update`` requires beyond ``(grads, state, params)``, by
+        name with what each is (for the error when one is missing), as optax's
+        ``GradientTransformationExtraArgs``: ``update`` then takes ``**extra_args``, passes
+        these to ``step_fn`` as keyword arguments and ignores any others (a chain hands every
+        transform the same ones). A ``value_fn``, the objective as a function of the params, is
+        passed on as a function of their real views, like everything ``step_fn`` sees.
 
     The transform's updates are ``new_params - params``, so :func:`apply_updates` gives
     torch's parameters back (exactly, whenever a step changes a parameter by less than half
@@ -211,8 +218,24 @@ def algorithm_transform(
         )
         return HyperparamsState(count, values, init_fn(jax.tree.map(to_real, params), values))
 
-    def step(grads: Updates, state: HyperparamsState, params: Params) -> tuple[Params, HyperparamsState]:
+    def required_args(given: dict[str, Any]) -> dict[str, Any]:
+        """The ``extra_args`` from ``update``'s keyword arguments; TypeError naming any missing."""
+        missing = [f"{k}= ({meaning})" for k, meaning in (extra_args or {}).items() if given.get(k) is None]
+        if missing:
+            raise TypeError(
+                f"{name}: update needs the keyword arguments " + ", ".join(missing) + ". optax.chain hands "
+                "them only to an optax.GradientTransformationExtraArgs: put this transform in one there, "
+                "optax.GradientTransformationExtraArgs(*tx)"
+            )
+        return {k: given[k] for k in extra_args or {}}
+
+    def step(
+        grads: Updates, state: HyperparamsState, params: Params, extra: dict[str, Any]
+    ) -> tuple[Params, HyperparamsState]:
         """One torch ``step()``: the new (real-view) params and the next state."""
+        if "value_fn" in extra:
+            value_fn = extra["value_fn"]
+            extra = {**extra, "value_fn": lambda real: value_fn(jax.tree.map(from_real, real, params))}
         values = {**current_hyperparams(state.hyperparams, state.count), **fixed}  # fixed even if given
         real_params = jax.tree.map(to_real, params)
         if prepare_grads is not None:
@@ -221,25 +244,42 @@ def algorithm_transform(
             _check_grads_match_params(name, grads, params)
             # The dtypes are equal (checked): astype only makes a weakly typed grad strongly typed.
             real_grads = jax.tree.map(lambda g, p: to_real(g).astype(p.dtype), grads, real_params)
-        new_real_params, inner_state = step_fn(real_grads, state.inner_state, real_params, values, state.count)
+        new_real_params, inner_state = step_fn(real_grads, state.inner_state, real_params, values, state.count, **extra)
         return new_real_params, HyperparamsState(state.count + 1, values, inner_state)
 
     def update(
-        grads: Updates, state: HyperparamsState, params: Params | None = None
+        grads: Updates, state: HyperparamsState, params: Params | None = None, **extra: Any
     ) -> tuple[Updates, HyperparamsState]:
         if params is None:
             raise ValueError(f"{name}: update needs the current params (update(grads, state, params))")
-        new_real_params, new_state = step(grads, state, params)
+        new_real_params, new_state = step(grads, state, params, required_args(extra))
         return jax.tree.map(_difference, new_real_params, jax.tree.map(jnp.asarray, params)), new_state
 
-    def apply_gradients(grads: Updates, state: HyperparamsState, params: Params) -> tuple[Params, HyperparamsState]:
+    def apply_gradients(
+        grads: Updates, state: HyperparamsState, params: Params, **extra: Any
+    ) -> tuple[Params, HyperparamsState]:
+        extra = required_args(extra)
         with native.in_place():  # the native kernels' step (see functional_optim.native)
-            new_real_params, new_state = step(grads, state, params)
+            new_real_params, new_state = step(grads, state, params, extra)
         return jax.tree.map(lambda new, old: from_real(new, jnp.asarray(old)), new_real_params, params), new_state
 
+    if not extra_args:  # no **kwargs: a chain hands such a transform none (see functional_optim.chain)
+        update = _positional_only_update(update)
     update.apply_gradients = apply_gradients  # see functional_optim.apply_gradients
     update.native_kernel = native_kernel
     return GradientTransformation(init, update)
+
+
+def _positional_only_update(update: Callable[..., Any]) -> Callable[..., Any]:
+    """``update`` as ``update(grads, state, params=None)``, refusing keyword arguments."""
+
+    def update_without_extra_args(
+        grads: Updates, state: HyperparamsState, params: Params | None = None
+    ) -> tuple[Updates, HyperparamsState]:
+        return update(grads, state, params)
+
+    update_without_extra_args.__doc__ = update.__doc__
+    return update_without_extra_args
 
 
 def set_hyperparams(state: Any, **values: Any) -> Any:

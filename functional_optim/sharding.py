@@ -41,7 +41,7 @@ import jax
 import jax.numpy as jnp
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from functional_optim.transform import GradientTransformation, OptState, Params, Updates
+from functional_optim.transform import GradientTransformation, OptState, Params, Updates, extra_args_for
 
 
 def _axes(entry: Any) -> tuple[str, ...]:
@@ -164,7 +164,8 @@ def zero1(tx: GradientTransformation, mesh: Mesh, axis: str = "data") -> Gradien
     for a transform built on replicated params means replicated. ``update`` reduce-scatters the
     grads onto that partition, runs ``tx.update`` there, keeps the new state partitioned and
     all-gathers the updates to the params' shardings, so the params stay replicated along
-    ``axis`` (or sharded on other axes, as given). The numbers are ``tx``'s.
+    ``axis`` (or sharded on other axes, as given). The numbers are ``tx``'s. Extra keyword
+    arguments to ``update`` (L-BFGS's ``value`` and ``value_fn``) reach ``tx`` if it takes them.
 
     Call ``init`` outside jit (or inside jit on a mesh with Explicit axes): it reads the
     params' shardings from the arrays. ``update`` belongs inside ``jax.jit``; on a mesh with
@@ -220,7 +221,9 @@ def zero1(tx: GradientTransformation, mesh: Mesh, axis: str = "data") -> Gradien
         inner = place_all(inner, state_specs, "state")
         return Zero1State(inner, state_specs, param_specs)
 
-    def update(grads: Updates, state: Zero1State, params: Params | None = None) -> tuple[Updates, Zero1State]:
+    def update(
+        grads: Updates, state: Zero1State, params: Params | None = None, **extra_args: Any
+    ) -> tuple[Updates, Zero1State]:
         if not isinstance(state, Zero1State):
             raise TypeError(
                 f"zero1: expected the Zero1State built by this transform's init, got {type(state).__name__}"
@@ -235,7 +238,7 @@ def zero1(tx: GradientTransformation, mesh: Mesh, axis: str = "data") -> Gradien
             if jax.tree.structure(grads) == jax.tree.structure(params):
                 grads = place_all(grads, specs, "grads")
             params = place_all(params, specs, "params")
-        updates, inner = tx.update(grads, state.inner_state, params)
+        updates, inner = tx.update(grads, state.inner_state, params, **extra_args_for(tx, extra_args))
         inner = place_all(inner, state.state_specs, "new state")
         updates = place_all(updates, state.param_specs, "updates")
         return updates, Zero1State(inner, state.state_specs, state.param_specs)

@@ -19,6 +19,7 @@ as its attribute ``apply_gradients``.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -37,6 +38,25 @@ class GradientTransformation(NamedTuple):
 
     init: Callable[[Params], OptState]
     update: Callable[..., tuple[Updates, OptState]]
+
+
+def takes_extra_args(transform: GradientTransformation) -> bool:
+    """Whether ``transform.update`` takes keyword arguments beyond ``(grads, state, params)``.
+
+    Such an update (optax's ``GradientTransformationExtraArgs``, :func:`~functional_optim.lbfgs`)
+    has a ``**kwargs`` parameter; :func:`chain` and :func:`apply_gradients` hand their extra
+    keyword arguments to those transforms only, as ``optax.chain`` does.
+    """
+    try:
+        parameters = inspect.signature(transform.update).parameters.values()
+    except (TypeError, ValueError):  # no signature to read (a builtin): assume the plain contract
+        return False
+    return any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters)
+
+
+def extra_args_for(transform: GradientTransformation, extra_args: dict[str, Any]) -> dict[str, Any]:
+    """``extra_args`` if ``transform`` takes them, else none: what a combinator hands it."""
+    return extra_args if extra_args and takes_extra_args(transform) else {}
 
 
 def apply_updates(params: Params, updates: Updates) -> Params:
@@ -59,18 +79,20 @@ def apply_updates(params: Params, updates: Updates) -> Params:
 
 
 def apply_gradients(
-    transform: GradientTransformation, grads: Updates, state: OptState, params: Params
+    transform: GradientTransformation, grads: Updates, state: OptState, params: Params, **extra_args: Any
 ) -> tuple[Params, OptState]:
     """One optimizer step that returns the new parameters: ``(new_params, new_state)``.
 
-    Equal to ``updates, state = transform.update(grads, state, params)`` followed by
+    Equal to ``updates, state = transform.update(grads, state, params, **extra_args)`` followed by
     :func:`apply_updates`, for any transform (optax's included). For functional_optim's
     algorithms it is the step itself: no ``updates = new - params`` is computed, so it is exact
     where that difference would round (a step that shrinks a parameter by orders of
     magnitude, see :func:`apply_updates`), and under ``jax.jit`` with the params and state
     donated the native CPU kernels write the new values in place. Use it in a training loop
     that only needs the new params; use ``update`` where the updates themselves are wanted
-    (to log their norm, or for an optax combinator that transforms them).
+    (to log their norm, or for an optax combinator that transforms them). ``extra_args`` (such
+    as L-BFGS's ``value`` and ``value_fn``) reach a transform only if its ``update`` takes
+    keyword arguments (:func:`takes_extra_args`).
 
     Example::
 
@@ -79,10 +101,11 @@ def apply_gradients(
             grads = jax.grad(loss_fn)(params, batch)
             return fo.apply_gradients(tx, grads, state, params)
     """
+    extra_args = extra_args_for(transform, extra_args)
     direct = getattr(transform.update, "apply_gradients", None)
     if direct is not None:
-        return direct(grads, state, params)
-    updates, state = transform.update(grads, state, params)
+        return direct(grads, state, params, **extra_args)
+    updates, state = transform.update(grads, state, params, **extra_args)
     return apply_updates(params, updates), state
 
 
@@ -90,7 +113,9 @@ def chain(*transforms: GradientTransformation) -> GradientTransformation:
     """Applies ``transforms`` one after another; the state is the tuple of their states.
 
     Any object with ``init`` and ``update`` methods works, optax's transforms included. Extra
-    keyword arguments to ``update`` (optax's ``extra_args``) are not forwarded.
+    keyword arguments to the chain's ``update`` (optax's ``extra_args``, such as L-BFGS's
+    ``value`` and ``value_fn``) are handed to every transform whose ``update`` takes keyword
+    arguments (:func:`takes_extra_args`), as ``optax.chain`` does.
     :func:`apply_gradients` of a chain applies its last transform's step directly.
     """
 
@@ -104,29 +129,31 @@ def chain(*transforms: GradientTransformation) -> GradientTransformation:
                 "build the state with this chain's init"
             )
 
-    def transform_grads(grads: Updates, state: tuple[OptState, ...], params: Params | None, count: int) -> tuple:
+    def transform_grads(
+        grads: Updates, state: tuple[OptState, ...], params: Params | None, count: int, extra_args: dict[str, Any]
+    ) -> tuple:
         """The first ``count`` transforms' updates, and their new states."""
         new_state = []
         for transform, inner_state in zip(transforms[:count], state):
-            grads, inner_state = transform.update(grads, inner_state, params)
+            grads, inner_state = transform.update(grads, inner_state, params, **extra_args_for(transform, extra_args))
             new_state.append(inner_state)
         return grads, new_state
 
     def update(
-        grads: Updates, state: tuple[OptState, ...], params: Params | None = None
+        grads: Updates, state: tuple[OptState, ...], params: Params | None = None, **extra_args: Any
     ) -> tuple[Updates, tuple[OptState, ...]]:
         check(state)
-        updates, new_state = transform_grads(grads, state, params, len(transforms))
+        updates, new_state = transform_grads(grads, state, params, len(transforms), extra_args)
         return updates, tuple(new_state)
 
     def chain_apply_gradients(
-        grads: Updates, state: tuple[OptState, ...], params: Params
+        grads: Updates, state: tuple[OptState, ...], params: Params, **extra_args: Any
     ) -> tuple[Params, tuple[OptState, ...]]:
         check(state)
         if not transforms:
             return params, ()
-        grads, new_state = transform_grads(grads, state, params, len(transforms) - 1)
-        new_params, last_state = apply_gradients(transforms[-1], grads, state[-1], params)
+        grads, new_state = transform_grads(grads, state, params, len(transforms) - 1, extra_args)
+        new_params, last_state = apply_gradients(transforms[-1], grads, state[-1], params, **extra_args)
         return new_params, (*new_state, last_state)
 
     update.apply_gradients = chain_apply_gradients

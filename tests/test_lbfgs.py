@@ -13,6 +13,7 @@ import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 from absl.testing import parameterized
 
@@ -213,6 +214,94 @@ def test_step_returns_the_loss_at_the_incoming_params():
     new_params, _, loss = tx.step(loss_fn, tx.init(params), params, *data)
     assert float(loss) == float(loss_fn(params, *data))
     assert float(loss_fn(new_params, *data)) < float(loss)
+
+
+def _three_steps(entry, tx, params, data, loss_fn):
+    """Params after three jitted L-BFGS steps taken through ``entry(tx, state, params)``."""
+    step = jax.jit(lambda state, params: entry(tx, state, params))
+    state = tx.init(params)
+    for _ in range(3):
+        params, state = step(state, params)
+    return params
+
+
+def _objective(loss_fn, params, data):
+    value, grads = jax.value_and_grad(loss_fn)(params, *data)
+    return {"value": value, "value_fn": lambda p: loss_fn(p, *data)}, grads
+
+
+@pytest.mark.parametrize("line_search_fn", [None, "strong_wolfe"])
+def test_update_and_apply_gradients_are_the_step(line_search_fn):
+    params, data, loss_fn = _logistic_problem()
+    tx = fo.lbfgs(line_search_fn=line_search_fn, max_iter=5, history_size=3)
+
+    def by_step(tx, state, params):
+        return tx.step(loss_fn, state, params, *data)[:2]
+
+    def by_apply_gradients(tx, state, params):
+        objective, grads = _objective(loss_fn, params, data)
+        return fo.apply_gradients(tx, grads, state, params, **objective)
+
+    def by_update(tx, state, params):
+        objective, grads = _objective(loss_fn, params, data)
+        updates, state = tx.update(grads, state, params, **objective)
+        return fo.apply_updates(params, updates), state
+
+    expected = _three_steps(by_step, tx, params, data, loss_fn)
+    chex.assert_trees_all_equal(_three_steps(by_apply_gradients, tx, params, data, loss_fn), expected)
+    chex.assert_trees_all_close(_three_steps(by_update, tx, params, data, loss_fn), expected, rtol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "chain",
+    [
+        pytest.param(fo.chain, id="fo.chain"),
+        # optax.chain hands keyword arguments only to its own GradientTransformationExtraArgs.
+        pytest.param(lambda tx: optax.chain(optax.GradientTransformationExtraArgs(*tx)), id="optax.chain"),
+    ],
+)
+def test_in_a_chain_the_objective_is_forwarded(chain):
+    params, data, loss_fn = _logistic_problem()
+    tx = fo.lbfgs(line_search_fn="strong_wolfe", max_iter=5)
+
+    def by_chain(chained, state, params):
+        objective, grads = _objective(loss_fn, params, data)
+        updates, state = chained.update(grads, state, params, **objective)
+        return optax.apply_updates(params, updates), state
+
+    def by_step(tx, state, params):
+        return tx.step(loss_fn, state, params, *data)[:2]
+
+    chex.assert_trees_all_close(
+        _three_steps(by_chain, chain(tx), params, data, loss_fn),
+        _three_steps(by_step, tx, params, data, loss_fn),
+        rtol=1e-12,
+    )
+
+
+def test_zero1_forwards_the_objective():
+    params, data, loss_fn = _logistic_problem()
+    mesh = jax.make_mesh((1,), ("data",))
+    tx = fo.lbfgs(max_iter=4)
+
+    def by_update(tx, state, params):
+        objective, grads = _objective(loss_fn, params, data)
+        updates, state = tx.update(grads, state, params, **objective)
+        return fo.apply_updates(params, updates), state
+
+    chex.assert_trees_all_close(
+        _three_steps(by_update, fo.zero1(tx, mesh), params, data, loss_fn),
+        _three_steps(by_update, tx, params, data, loss_fn),
+        rtol=1e-12,
+    )
+
+
+def test_update_without_the_objective_says_what_it_needs():
+    params, data, loss_fn = _logistic_problem()
+    tx = fo.lbfgs()
+    grads = jax.grad(loss_fn)(params, *data)
+    with pytest.raises(TypeError, match=r"LBFGS: update needs the keyword arguments value= .*, value_fn="):
+        tx.update(grads, tx.init(params), params)
 
 
 def test_state_fields_are_torchs_state_keys_in_order():

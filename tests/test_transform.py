@@ -152,6 +152,28 @@ def test_optax_transform_inside_fo_chain():
     chex.assert_trees_all_close(updates, jax.tree.map(lambda s: -0.1 * s, scaled))
 
 
+def test_fo_chain_hands_keyword_arguments_to_the_transforms_that_take_them():
+    # As optax.chain: reduce_on_plateau (an optax GradientTransformationExtraArgs) gets the loss,
+    # fo.sgd (update(grads, state, params)) gets nothing.
+    params = {"w": jnp.arange(4.0)}
+    grads = {"w": jnp.ones(4)}
+    plateau = optax.contrib.reduce_on_plateau(patience=0, factor=0.5, cooldown=0)
+    for chain in (fo.chain, optax.chain):
+        chained = chain(fo.sgd(lr=0.1), plateau)
+        state = chained.init(params)
+        for _ in range(3):  # a loss that never improves: with patience 0 the scale is halved once
+            updates, state = chained.update(grads, state, params, value=jnp.asarray(1.0))
+        chex.assert_trees_all_close(updates, {"w": jnp.full(4, -0.1 * 0.5)}, custom_message=chain.__module__)
+
+
+def test_fo_updates_refuse_keyword_arguments():
+    params = {"w": jnp.arange(4.0)}
+    tx = fo.sgd(lr=0.1)
+    assert not fo.takes_extra_args(tx) and fo.takes_extra_args(fo.lbfgs())
+    with pytest.raises(TypeError, match="value"):
+        tx.update(params, tx.init(params), params, value=1.0)
+
+
 def test_complex_params_follow_their_real_view():
     complex_params = {"z": jnp.array([1.0 + 2.0j, -0.5 + 0.25j])}
     real_params = {"z": jnp.stack([complex_params["z"].real, complex_params["z"].imag], -1)}

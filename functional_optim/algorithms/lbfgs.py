@@ -31,22 +31,33 @@ with :math:`\gamma` = ``lr``, :math:`\tau_g` = ``tolerance_grad``, :math:`\tau_c
 ``tolerance_change`` and :math:`m` = ``history_size``.
 
 Usage. L-BFGS evaluates the objective several times inside one step (at every line-search
-trial point), so it cannot be a :class:`~functional_optim.GradientTransformation`, whose
-``update`` only ever sees one gradient. ``lbfgs`` returns an :class:`LBFGSTransformation`
-instead: the same ``init`` and a ``step`` that takes the objective, torch's closure::
+trial point), so its ``update`` takes the objective as well as the gradient, with optax's
+keyword names: ``value``, the loss at ``params`` (torch's first closure call), and
+``value_fn``, the loss as a function of the params, which the step differentiates wherever it
+evaluates again. It is a :class:`~functional_optim.GradientTransformation` like every
+algorithm here, so it sits in :func:`~functional_optim.chain` (which forwards the keyword
+arguments), ``nnx.Optimizer`` (``optimizer.update(model, grads, value=..., value_fn=...)``) or
+the torch-style wrapper; ``optax.chain`` forwards them only to optax's own type, so wrap it
+there: ``optax.chain(..., optax.GradientTransformationExtraArgs(*tx))``::
 
     tx = fo.lbfgs(line_search_fn="strong_wolfe")
     state = tx.init(params)
-    params, state, loss = tx.step(loss_fn, state, params, *args)  # loss_fn(params, *args) -> scalar
+    value, grads = jax.value_and_grad(loss_fn)(params)
+    params, state = fo.apply_gradients(tx, grads, state, params, value=value, value_fn=loss_fn)
 
-``step`` differentiates ``loss_fn`` itself and returns the loss of its *first* evaluation (at
-the incoming params), as torch's ``step`` returns the closure's first value. It is pure and
-jit-compilable; all its loops are ``lax.while_loop`` s and the curvature memory is a
+For a complex parameter, ``grads`` is torch's gradient, the conjugate of ``jax.grad``'s.
+``tx.step(loss_fn, state, params, *args) -> (params, state, loss)`` does the same from the
+objective alone (``loss_fn(params, *args)``, torch's closure) and returns the loss of its
+*first* evaluation, as torch's ``step`` returns the closure's first value. Everything is pure
+and jit-compilable; all the loops are ``lax.while_loop`` s and the curvature memory is a
 fixed-size ring of ``history_size`` rows, so a jitted step compiles once for a whole run::
 
     step = jax.jit(tx.step, static_argnums=0)           # loss_fn static, data traced
     for _ in range(100):
         params, state, loss = step(loss_fn, state, params, x, y)
+
+``update``'s updates are ``new_params - params``; :func:`~functional_optim.apply_gradients`
+and ``step`` return the new params directly.
 
 torch concatenates the parameters into one flat vector; here every vector (:math:`\theta`,
 :math:`g`, :math:`d`, the stored pairs) is a tree shaped like the params and is never
@@ -103,13 +114,11 @@ from functional_optim.elementwise import zeros_placed_like
 from functional_optim.hyperparams import (
     Hyperparam,
     HyperparamsState,
-    as_scalars,
-    check_floating,
-    from_real,
+    algorithm_transform,
     scalar_dtype,
     to_real,
 )
-from functional_optim.transform import Params
+from functional_optim.transform import GradientTransformation, Params, apply_gradients
 from functional_optim.validation import check_lr, concrete_value
 
 # torch's _strong_wolfe defaults, which LBFGS.step never overrides.
@@ -167,11 +176,27 @@ class LBFGSState(NamedTuple):
         return flatten_vectors(self.old_dirs, 1)[rows], flatten_vectors(self.old_stps, 1)[rows], self.ro[rows]
 
 
-class LBFGSTransformation(NamedTuple):
-    """``init(params) -> state`` and ``step(loss_fn, state, params, *args) -> (params, state, loss)``."""
+class LBFGSTransformation(GradientTransformation):
+    """L-BFGS's ``(init, update)``, whose ``update`` takes the objective, and :meth:`step`.
 
-    init: Callable[[Params], HyperparamsState]
-    step: Callable[..., tuple[Params, HyperparamsState, jax.Array]]
+    ``update(grads, state, params, *, value, value_fn) -> (updates, state)``; see :func:`lbfgs`.
+    """
+
+    def step(
+        self, loss_fn: Callable[..., jax.Array], state: HyperparamsState, params: Params, *args: Any
+    ) -> tuple[Params, HyperparamsState, jax.Array]:
+        """One torch ``LBFGS.step(closure)`` with ``loss_fn(params, *args)`` as the closure.
+
+        Returns the params after the step, the new state, and ``loss_fn``'s value at the
+        incoming params (torch's return value). Jit it with ``loss_fn`` static:
+        ``jax.jit(tx.step, static_argnums=0)``.
+        """
+        value, grads = jax.value_and_grad(loss_fn)(params, *args)
+        grads = jax.tree.map(jnp.conj, grads)  # torch's gradient of a complex param is jax.grad's conjugate
+        new_params, state = apply_gradients(
+            self, grads, state, params, value=value, value_fn=lambda p: loss_fn(p, *args)
+        )
+        return new_params, state, value
 
 
 # ----------------------------------------------------------------------------------------------
@@ -573,11 +598,23 @@ class _Loop(NamedTuple):
 
 
 def _lbfgs_step(
-    evaluate, x, state, *, lr, lr_is_tensor, tolerance_grad, tolerance_change, max_iter, max_eval, strong_wolfe
+    evaluate,
+    x,
+    loss,
+    g,
+    state,
+    *,
+    lr,
+    lr_is_tensor,
+    tolerance_grad,
+    tolerance_change,
+    max_iter,
+    max_eval,
+    strong_wolfe,
 ):
-    """One torch ``LBFGS.step`` from the vector ``x``; ``evaluate(x) -> (loss, grad)``.
+    """One torch ``LBFGS.step`` from the vector ``x``, where the objective is ``loss`` with gradient ``g``.
 
-    Returns ``(x, state, the first loss)``.
+    ``evaluate(x) -> (loss, grad)`` evaluates the objective anywhere else. Returns ``(x, state)``.
     """
     dtype = jax.tree.leaves(x)[0].dtype
     # The dtypes of the 0-d tensors torch's arithmetic meets: the params', and an array lr's
@@ -593,8 +630,7 @@ def _lbfgs_step(
     def move(x, t, d):  # torch's _add_grad: p += t * d, t cast to the params' dtype
         return _axpy(t.astype(dtype), d, x)
 
-    orig_loss, g = evaluate(x)
-    loss = orig_loss.astype(scalar_dtype())
+    loss = jnp.asarray(loss).astype(scalar_dtype())  # torch's float(closure())
     state = state._replace(func_evals=state.func_evals + 1)
 
     def iteration(c: _Loop) -> _Loop:
@@ -678,7 +714,7 @@ def _lbfgs_step(
 
     start = _Loop(state, x, loss, g, jnp.zeros((), jnp.int32), jnp.ones((), jnp.int32), max_abs(g) <= tolerance_grad)
     end = lax.while_loop(lambda c: ~c.stop & (c.n < max_iter), iteration, start)
-    return end.x, end.state, orig_loss
+    return end.x, end.state
 
 
 def _evaluate_number(evaluate, x, like: _Number):
@@ -707,7 +743,13 @@ def lbfgs(
     history_size: int = 100,
     line_search_fn: str | None = None,
 ) -> LBFGSTransformation:
-    """``torch.optim.LBFGS`` as a pure ``(init, step)`` pair; see the module docstring.
+    """``torch.optim.LBFGS`` as a :class:`~functional_optim.GradientTransformation`; see the module docstring.
+
+    ``update(grads, state, params, *, value, value_fn)`` is one torch ``LBFGS.step(closure)``:
+    ``value`` and ``grads`` are the objective and its gradient at ``params`` (the closure's
+    first call), and ``value_fn(params) -> loss`` is the objective, differentiated wherever
+    the step evaluates it again. ``tx.step(loss_fn, state, params, *args)`` does the same from
+    the objective alone.
 
     Args:
       lr: learning rate :math:`\\gamma`, the initial step length of every line search (and the
@@ -723,12 +765,20 @@ def lbfgs(
       line_search_fn: ``None`` (fixed step length ``lr``) or ``'strong_wolfe'``.
 
     Returns:
-      An :class:`LBFGSTransformation`: ``init(params)`` and
+      An :class:`LBFGSTransformation`: ``init(params)``,
+      ``update(grads, state, params, *, value, value_fn) -> (updates, state)`` and
       ``step(loss_fn, state, params, *args) -> (params, state, loss)``.
 
     Raises:
       ValueError: for a negative or non-1-element ``lr``, or ``history_size < 1``.
       RuntimeError: for a ``line_search_fn`` other than ``None`` and ``'strong_wolfe'``.
+
+    Example::
+
+        tx = fo.lbfgs(line_search_fn="strong_wolfe")
+        state = tx.init(params)
+        value, grads = jax.value_and_grad(loss_fn)(params)
+        params, state = fo.apply_gradients(tx, grads, state, params, value=value, value_fn=loss_fn)
     """
     check_lr(lr)
     if line_search_fn not in (None, "strong_wolfe"):
@@ -741,14 +791,8 @@ def lbfgs(
     concrete_value("tolerance_grad", tolerance_grad)
     concrete_value("tolerance_change", tolerance_change)
     lr_is_array = isinstance(lr, (jax.Array, np.ndarray))  # torch's Tensor lr
-    hyperparams = {"lr": lr, "tolerance_grad": tolerance_grad, "tolerance_change": tolerance_change}
-    schedules = {k: v for k, v in hyperparams.items() if callable(v)}
 
-    def current_hyperparams(values: dict[str, Any], count: jax.Array) -> dict[str, Any]:
-        return {k: as_scalars(schedules[k](count)) if k in schedules else v for k, v in values.items()}
-
-    def init(params: Params) -> HyperparamsState:
-        check_floating("LBFGS", params, supports_complex=True)
+    def init_fn(params: Params, hyperparams: dict[str, Any]) -> LBFGSState:
         if not jax.tree.leaves(params):
             raise ValueError("optimizer got an empty parameter list (LBFGS's params have no leaves)")
         x, m = _vectors(params), history_size
@@ -757,7 +801,7 @@ def lbfgs(
         def zeros(shape=(), dtype=dtype):  # a fresh buffer per field, so the state can be donated
             return jnp.zeros(shape, dtype)
 
-        inner = LBFGSState(
+        return LBFGSState(
             func_evals=zeros(dtype=jnp.int32),
             n_iter=zeros(dtype=jnp.int32),
             al=zeros(m),
@@ -772,38 +816,40 @@ def lbfgs(
             history_len=zeros(dtype=jnp.int32),
             history_start=zeros(dtype=jnp.int32),
         )
-        values = {k: None if k in schedules else as_scalars(v) for k, v in hyperparams.items()}
-        count = jnp.zeros((), jnp.int32)
-        return HyperparamsState(count, current_hyperparams(values, count), inner)
 
-    def step(
-        loss_fn: Callable[..., jax.Array], state: HyperparamsState, params: Params, *args: Any
-    ) -> tuple[Params, HyperparamsState, jax.Array]:
-        """One torch ``LBFGS.step(closure)`` with ``loss_fn(params, *args)`` as the closure.
-
-        Returns the params after the step, the new state, and ``loss_fn``'s value at the
-        incoming params (torch's return value).
-        """
-        values = current_hyperparams(state.hyperparams, state.count)
-
-        def to_params(x: Params) -> Params:  # each leaf back in its param's dtype, complex again
-            return jax.tree.map(lambda v, p: from_real(v.astype(jnp.finfo(jnp.result_type(p)).dtype), p), x, params)
+    def step_fn(grads, state, params, hyperparams, count, *, value, value_fn):
+        def in_param_dtypes(x: Params) -> Params:
+            return jax.tree.map(lambda v, p: v.astype(p.dtype), x, params)
 
         def evaluate(x: Params) -> tuple[jax.Array, Params]:
-            return jax.value_and_grad(lambda v: loss_fn(to_params(v), *args))(x)
+            return jax.value_and_grad(lambda v: value_fn(in_param_dtypes(v)))(x)
 
-        new_x, inner, loss = _lbfgs_step(
+        x = _vectors(params)
+        dtype = jax.tree.leaves(x)[0].dtype
+        new_x, state = _lbfgs_step(
             evaluate,
-            _vectors(params),
-            state.inner_state,
-            lr=values["lr"],
+            x,
+            value,
+            jax.tree.map(lambda g: g.astype(dtype), grads),  # torch's _gather_flat_grad
+            state,
+            lr=hyperparams["lr"],
             lr_is_tensor=lr_is_array,
-            tolerance_grad=values["tolerance_grad"],
-            tolerance_change=values["tolerance_change"],
+            tolerance_grad=hyperparams["tolerance_grad"],
+            tolerance_change=hyperparams["tolerance_change"],
             max_iter=max_iter,
             max_eval=max_eval,
             strong_wolfe=line_search_fn == "strong_wolfe",
         )
-        return to_params(new_x), HyperparamsState(state.count + 1, values, inner), loss
+        return in_param_dtypes(new_x), state
 
-    return LBFGSTransformation(init, step)
+    transform = algorithm_transform(
+        "LBFGS",
+        init_fn,
+        step_fn,
+        {"lr": lr, "tolerance_grad": tolerance_grad, "tolerance_change": tolerance_change},
+        extra_args={
+            "value": "the objective at params, the closure's first value",
+            "value_fn": "the objective as a function of the params",
+        },
+    )
+    return LBFGSTransformation(*transform)
