@@ -34,8 +34,18 @@ from functional_optim.algorithms.rprop import RpropState, rprop
 from functional_optim.algorithms.sgd import SGDState, sgd
 from functional_optim.algorithms.sparse_adam import SparseAdamState, sparse_adam
 from functional_optim.checkpoint import load, save
+from functional_optim.clipping import ClipGradNormState, clip_grad_norm, clip_grad_value
 from functional_optim.hyperparams import HyperparamsState, set_hyperparams
-from functional_optim.parameter import Parameter, backward, named_parameter_list, parameter_list, parameters, values
+from functional_optim.parameter import (
+    Parameter,
+    backward,
+    clip_grad_norm_,
+    clip_grad_value_,
+    named_parameter_list,
+    parameter_list,
+    parameters,
+    values,
+)
 from functional_optim.sharding import Zero1State, zero1
 from functional_optim.transform import (
     GradientTransformation,
@@ -54,6 +64,7 @@ __all__ = [
     "AdagradState",
     "AdamState",
     "AdamaxState",
+    "ClipGradNormState",
     "GradientTransformation",
     "HyperparamsState",
     "LBFGSState",
@@ -77,6 +88,10 @@ __all__ = [
     "asgd",
     "backward",
     "chain",
+    "clip_grad_norm",
+    "clip_grad_norm_",
+    "clip_grad_value",
+    "clip_grad_value_",
     "lbfgs",
     "load",
     "muon",

@@ -1,4 +1,4 @@
-"""Mutable parameters for the torch-style API: ``Parameter``, trees of them, and ``backward``.
+"""Mutable parameters for the torch-style API: ``Parameter``, trees of them, ``backward`` and grad clipping.
 
 :mod:`functional_optim.optim` works the way ``torch.optim`` does, on objects whose value and
 gradient change in place. A :class:`Parameter` is that object: a box holding ``.data`` (a
@@ -20,12 +20,14 @@ A sub-tree is plain indexing (``params["classifier"]``), so torch's
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+
+from functional_optim import clipping
 
 
 class Parameter:
@@ -123,6 +125,78 @@ def _accumulating_value_and_grad(loss_fn: Callable[..., jax.Array]) -> Callable[
         return loss, [new if old is None else old + new for old, new in zip(grads, new_grads)]
 
     return jax.jit(value_and_accumulated_grads)
+
+
+def clip_grad_norm_(
+    parameters: Parameter | Iterable[Parameter],
+    max_norm: float,
+    norm_type: float = 2.0,
+    error_if_nonfinite: bool = False,
+    foreach: bool | None = None,
+) -> jax.Array:
+    """``torch.nn.utils.clip_grad_norm_``: scales the ``.grad`` s to a total norm of at most ``max_norm``.
+
+    Call it between :func:`backward` and ``optimizer.step()``, as in torch. The maths (and
+    every torch behaviour it keeps) is :mod:`functional_optim.clipping`'s; Parameters whose
+    grad is None are skipped.
+
+    Args:
+      parameters: a :class:`Parameter` or an iterable of them (``fo.parameter_list(params)``).
+      max_norm: the largest total norm the grads keep.
+      norm_type: the order of the norms (a float, ``inf`` or ``-inf``).
+      error_if_nonfinite: raise torch's RuntimeError, leaving the grads as they were, if the
+        total norm is NaN or infinite.
+      foreach: accepted for torch's signature; every path computes the same numbers.
+
+    Returns:
+      The total norm of the grads before clipping.
+    """
+    del foreach
+    max_norm = _as_float("max_norm", max_norm)
+    with_grads = _with_grads(parameters)
+    grads = [p.grad for p in with_grads]
+    total_norm = _total_norm(grads, norm_type)
+    if error_if_nonfinite and not bool(jnp.isfinite(total_norm)):
+        raise RuntimeError(
+            f"The total norm of order {float(norm_type)} for gradients from `parameters` is non-finite, so it "
+            "cannot be clipped. To disable this error and scale the gradients by the non-finite norm anyway, "
+            "set `error_if_nonfinite=False`"
+        )
+    for p, grad in zip(with_grads, _clipped_with_norm(grads, max_norm, total_norm)):
+        p.grad = grad
+    return total_norm
+
+
+def clip_grad_value_(
+    parameters: Parameter | Iterable[Parameter], clip_value: float, foreach: bool | None = None
+) -> None:
+    """``torch.nn.utils.clip_grad_value_``: clamps every ``.grad`` entry to ``[-clip_value, clip_value]``.
+
+    Parameters whose grad is None are skipped; see :func:`functional_optim.clipping.clip_by_value`.
+    ``foreach`` is accepted for torch's signature.
+    """
+    del foreach
+    clip_value = _as_float("clip_value", clip_value)
+    with_grads = _with_grads(parameters)
+    for p, grad in zip(with_grads, _clipped_by_value([p.grad for p in with_grads], clip_value)):
+        p.grad = grad
+
+
+def _as_float(name: str, value: Any) -> float:
+    try:
+        return float(value)  # as torch's float(max_norm)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a number, but got {value!r}") from None
+
+
+def _with_grads(parameters: Parameter | Iterable[Parameter]) -> list[Parameter]:
+    parameters = [parameters] if isinstance(parameters, Parameter) else list(parameters)
+    return [p for p in map(_checked, parameters) if p.grad is not None]
+
+
+_total_norm = jax.jit(clipping.get_total_norm, static_argnums=1)
+_clipped_with_norm = jax.jit(clipping.clip_grads_with_norm)
+_clipped_by_value = jax.jit(clipping.clip_by_value)
 
 
 def _checked(leaf: Any) -> Parameter:
