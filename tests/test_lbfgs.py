@@ -296,6 +296,32 @@ def test_zero1_forwards_the_objective():
     )
 
 
+@pytest.mark.parametrize("line_search_fn", [None, "strong_wolfe"])
+def test_maximize_steps_as_minimising_the_negation(line_search_fn):
+    # torch 2.15's maximize negates every loss and gradient the step sees: maximising -f takes
+    # the iterates of minimising f (torch 2.13 has no maximize; this is its check). Equal to
+    # rounding: XLA fuses the extra negations into the two compiled programs differently.
+    params, data, loss_fn = _logistic_problem()
+
+    def negated(params, *data):
+        return -loss_fn(params, *data)
+
+    def run(tx, objective):
+        step = jax.jit(tx.step, static_argnums=0)
+        state, p, losses = tx.init(params), params, []
+        for _ in range(3):
+            p, state, loss = step(objective, state, p, *data)
+            losses.append(loss)
+        return p, state, jnp.stack(losses)
+
+    kwargs = {"line_search_fn": line_search_fn, "max_iter": 5}
+    maximized = run(fo.lbfgs(**kwargs, maximize=True), negated)
+    minimized = run(fo.lbfgs(**kwargs), loss_fn)
+    chex.assert_trees_all_close(maximized[0], minimized[0], rtol=TOLERANCE["float64"], atol=0)
+    np.testing.assert_allclose(maximized[2], -minimized[2], rtol=TOLERANCE["float64"])  # f's own value
+    np.testing.assert_array_equal(maximized[1].inner_state.n_iter, minimized[1].inner_state.n_iter)
+
+
 def test_update_without_the_objective_says_what_it_needs():
     params, data, loss_fn = _logistic_problem()
     tx = fo.lbfgs()

@@ -97,3 +97,39 @@ def test_newton_schulz_is_bit_identical_to_torch(shape, dtype, scale, coefficien
     ours = jax.jit(newton_schulz, static_argnums=2)(ours_in, coefficients, steps, 1e-7)
     assert ours.dtype == jnp.bfloat16
     np.testing.assert_array_equal(np.asarray(ours.astype(jnp.float32)), theirs.float().numpy())
+
+
+def _three_steps(tx, param):
+    """``param`` after three jitted steps of ``tx`` on the quadratic loss (grad = the param)."""
+    state = tx.init(param)
+    update = jax.jit(tx.update)
+    for _ in range(3):
+        updates, state = update(param, state, param)
+        param = fo.apply_updates(param, updates)
+    return param
+
+
+def test_spectral_unclamped_scales_the_lr_by_sqrt_a_over_b():
+    # torch 2.15's rule, sqrt(A/B) without the clamp at 1: for a 4 x 16 weight, half the lr
+    # where "original" keeps it (checked without weight decay, which uses the unadjusted lr).
+    weight = jax.random.normal(jax.random.key(0), (4, 16), jnp.float64)
+    spectral = _three_steps(fo.muon(lr=0.02, weight_decay=0.0, adjust_lr_fn="spectral_unclamped"), weight)
+    np.testing.assert_array_equal(spectral, _three_steps(fo.muon(lr=0.01, weight_decay=0.0), weight))
+    tall = weight.T  # 16 x 4: sqrt(A/B) = 2 = the clamped rule's
+    np.testing.assert_array_equal(
+        _three_steps(fo.muon(adjust_lr_fn="spectral_unclamped"), tall), _three_steps(fo.muon(), tall)
+    )
+
+
+@pytest.mark.parametrize("adjust_lr_fn", [None, "match_rms_adamw", "spectral_unclamped"])
+def test_fan_out_axis_1_steps_a_flax_kernel_as_torch_steps_its_weight(adjust_lr_fn):
+    # A Flax kernel is torch's (out, in) weight transposed: its step is the transposed step.
+    weight = jax.random.normal(jax.random.key(1), (16, 4), jnp.float32)  # torch: 4 inputs, 16 outputs
+    torch_layout = _three_steps(fo.muon(lr=0.02, adjust_lr_fn=adjust_lr_fn), weight)
+    flax_layout = _three_steps(fo.muon(lr=0.02, adjust_lr_fn=adjust_lr_fn, fan_out_axis=1), weight.T)
+    np.testing.assert_array_equal(flax_layout.T, torch_layout)
+
+
+def test_fan_out_axis_must_be_an_axis_of_a_matrix():
+    with pytest.raises(ValueError, match="fan_out_axis must be 0 or 1"):
+        fo.muon(fan_out_axis=2)

@@ -363,6 +363,12 @@ def test_duplicate_parameters_warn_as_torch():
         fo.optim.SGD([p, p])
 
 
+def test_params_given_as_a_set_warn_as_torch_2_15():
+    with pytest.warns(FutureWarning, match="ordering of tensors in sets will change between runs") as record:
+        fo.optim.SGD({fo.Parameter(jnp.ones(2))}, lr=0.1)
+    assert record[0].filename == __file__  # points at the caller
+
+
 # -- hooks and state_dict ------------------------------------------------------------------------
 
 

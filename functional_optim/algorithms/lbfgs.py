@@ -742,6 +742,8 @@ def lbfgs(
     tolerance_change: Hyperparam = 1e-9,
     history_size: int = 100,
     line_search_fn: str | None = None,
+    *,
+    maximize: bool = False,
 ) -> LBFGSTransformation:
     """``torch.optim.LBFGS`` as a :class:`~functional_optim.GradientTransformation`; see the module docstring.
 
@@ -763,6 +765,9 @@ def lbfgs(
         moves by more than it, or the directional derivative is above minus it.
       history_size: how many curvature pairs the memory keeps (rows of the ring buffers).
       line_search_fn: ``None`` (fixed step length ``lr``) or ``'strong_wolfe'``.
+      maximize: maximise the objective (torch 2.15): the step minimises its negation, with
+        every loss and gradient negated as torch negates them, so the iterates are those of
+        minimising :math:`-f`; ``step`` still returns :math:`f`'s own value.
 
     Returns:
       An :class:`LBFGSTransformation`: ``init(params)``,
@@ -817,20 +822,24 @@ def lbfgs(
             history_start=zeros(dtype=jnp.int32),
         )
 
+    def maybe_negated(loss: jax.Array, grads: Params) -> tuple[jax.Array, Params]:
+        return (-loss, jax.tree.map(operator.neg, grads)) if maximize else (loss, grads)
+
     def step_fn(grads, state, params, hyperparams, count, *, value, value_fn):
         def in_param_dtypes(x: Params) -> Params:
             return jax.tree.map(lambda v, p: v.astype(p.dtype), x, params)
 
         def evaluate(x: Params) -> tuple[jax.Array, Params]:
-            return jax.value_and_grad(lambda v: value_fn(in_param_dtypes(v)))(x)
+            return maybe_negated(*jax.value_and_grad(lambda v: value_fn(in_param_dtypes(v)))(x))
 
         x = _vectors(params)
         dtype = jax.tree.leaves(x)[0].dtype
+        value, grads = maybe_negated(value, jax.tree.map(lambda g: g.astype(dtype), grads))  # _gather_flat_grad
         new_x, state = _lbfgs_step(
             evaluate,
             x,
             value,
-            jax.tree.map(lambda g: g.astype(dtype), grads),  # torch's _gather_flat_grad
+            grads,
             state,
             lr=hyperparams["lr"],
             lr_is_tensor=lr_is_array,

@@ -11,8 +11,10 @@ r"""Muon: momentum orthogonalised by a Newton-Schulz iteration, as ``torch.optim
    &\theta_t \leftarrow \theta_{t-1}(1 - \gamma\lambda) - \gamma\, r(A, B)\, O_t
    \end{aligned}
 
-for an :math:`A \times B` parameter, with :math:`r = \sqrt{\max(1, A/B)}` ("original") or
-:math:`r = 0.2\sqrt{\max(A, B)}` ("match_rms_adamw"). :math:`\mathrm{NS}` runs in bfloat16 on
+for an :math:`A \times B` parameter (:math:`A` output features, torch's rows), with
+:math:`r = \sqrt{\max(1, A/B)}` ("original"), :math:`r = 0.2\sqrt{\max(A, B)}`
+("match_rms_adamw") or :math:`r = \sqrt{A/B}` ("spectral_unclamped", torch 2.15). For Flax's
+``(in, out)`` kernels pass ``fan_out_axis=1``. :math:`\mathrm{NS}` runs in bfloat16 on
 the matrix with rows :math:`\le` columns (transposed when it has more rows):
 
 .. math::
@@ -69,7 +71,7 @@ from functional_optim.hyperparams import (
 from functional_optim.transform import GradientTransformation
 from functional_optim.validation import check_value
 
-_ADJUST_LR_FNS = (None, "original", "match_rms_adamw")
+_ADJUST_LR_FNS = (None, "original", "match_rms_adamw", "spectral_unclamped")
 
 
 class MuonState(NamedTuple):
@@ -136,11 +138,16 @@ def newton_schulz(update: jax.Array, ns_coefficients: tuple[Any, Any, Any], ns_s
     return x if sharding is None else jax.sharding.reshard(x, sharding)
 
 
-def _lr_ratio(adjust_lr_fn: str | None, shape: tuple[int, ...]) -> float:
-    """The factor torch multiplies the lr by for an ``A x B`` parameter (Python float maths)."""
-    rows, cols = shape[:2]
+def _lr_ratio(adjust_lr_fn: str | None, shape: tuple[int, ...], fan_out_axis: int) -> float:
+    """The factor torch multiplies the lr by for an ``A x B`` parameter (Python float maths).
+
+    :math:`A` (torch's rows, the output features) is the length of axis ``fan_out_axis``.
+    """
+    rows, cols = shape[fan_out_axis], shape[1 - fan_out_axis]
     if adjust_lr_fn == "match_rms_adamw":
         return 0.2 * math.sqrt(max(rows, cols))
+    if adjust_lr_fn == "spectral_unclamped":
+        return math.sqrt(rows / cols)
     return math.sqrt(max(1, rows / cols))
 
 
@@ -157,7 +164,7 @@ def _check_static_options(adjust_lr_fn: Any, ns_steps: Any, ns_coefficients: Any
     if adjust_lr_fn not in _ADJUST_LR_FNS:
         raise ValueError(
             f"Adjust learning rate function {adjust_lr_fn} is not supported "
-            "(adjust_lr_fn must be None, 'original' or 'match_rms_adamw')"
+            "(adjust_lr_fn must be None, 'original', 'match_rms_adamw' or 'spectral_unclamped')"
         )
     try:
         ns_steps = operator.index(ns_steps)
@@ -181,6 +188,8 @@ def muon(
     eps: Hyperparam = 1e-7,
     ns_steps: int = 5,
     adjust_lr_fn: str | None = None,
+    *,
+    fan_out_axis: int = 0,
 ) -> GradientTransformation:
     """``torch.optim.Muon`` as a transform, for trees of 2-D parameters only.
 
@@ -197,11 +206,17 @@ def muon(
       eps: lower clamp of the Frobenius norm that normalises the Newton-Schulz input.
       ns_steps: number of Newton-Schulz iterations (static; must be less than 100).
       adjust_lr_fn: ``None`` or ``"original"`` scales the lr by :math:`\\sqrt{\\max(1, A/B)}`;
-        ``"match_rms_adamw"`` by :math:`0.2\\sqrt{\\max(A, B)}`.
+        ``"match_rms_adamw"`` by :math:`0.2\\sqrt{\\max(A, B)}`; ``"spectral_unclamped"``
+        (torch 2.15) by :math:`\\sqrt{A/B}`.
+      fan_out_axis: the axis of the output features, whose length is :math:`A`: 0 for torch's
+        ``(out, in)`` weights (torch's rule), 1 for Flax's and Equinox-style ``(in, out)``
+        kernels, so that an ``nnx.Linear`` kernel gets the lr torch gives the same layer. Only
+        the lr factor depends on it (the Newton-Schulz iteration is the same for a matrix and
+        its transpose).
 
     Raises:
       ValueError: at construction, for a negative lr, momentum or weight decay, an unknown
-        ``adjust_lr_fn``, ``ns_steps >= 100`` or ``ns_coefficients`` not of length 3; from
+        ``adjust_lr_fn`` or ``fan_out_axis``, ``ns_steps >= 100`` or ``ns_coefficients`` not of length 3; from
         ``init``, for a parameter that is not 2-D.
       TypeError: from ``init``, for a complex parameter.
     """
@@ -209,6 +224,9 @@ def muon(
     check_value("momentum", momentum, lambda v: v >= 0, "momentum should be >= 0 but is", ">= 0")
     check_value("weight_decay", weight_decay, lambda v: v >= 0, "weight decay should be >= 0 but is", ">= 0")
     ns_steps = _check_static_options(adjust_lr_fn, ns_steps, ns_coefficients)
+    if fan_out_axis not in (0, 1, -2, -1):
+        raise ValueError(f"fan_out_axis must be 0 or 1 (an axis of a 2-D parameter), but got {fan_out_axis!r}")
+    fan_out_axis %= 2
 
     def init(params, hyperparams):
         del hyperparams
@@ -225,7 +243,10 @@ def muon(
             "decay_factor": decoupled_decay_factor(lr, weight_decay),
         }
         adjusted_lrs = jax.tree.map(
-            lambda p: lr * cast_like(jnp.asarray(_lr_ratio(adjust_lr_fn, jnp.shape(p)), scalar_dtype()), lr), params
+            lambda p: (
+                lr * cast_like(jnp.asarray(_lr_ratio(adjust_lr_fn, jnp.shape(p), fan_out_axis), scalar_dtype()), lr)
+            ),
+            params,
         )
 
         def one_param(s, param, grad, buf, adjusted_lr):

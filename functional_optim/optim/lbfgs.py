@@ -114,6 +114,8 @@ class LBFGS(Optimizer):
         tolerance_change: float = 1e-9,
         history_size: int = 100,
         line_search_fn: str | None = None,
+        *,
+        maximize: bool = False,
     ):
         if max_eval is None:
             max_eval = max_iter * 5 // 4
@@ -125,6 +127,7 @@ class LBFGS(Optimizer):
             "tolerance_change": tolerance_change,
             "history_size": history_size,
             "line_search_fn": line_search_fn,
+            "maximize": maximize,
         }
         super().__init__(params, defaults)
         if len(self.param_groups) != 1:
@@ -146,6 +149,8 @@ class LBFGS(Optimizer):
         self._check_groups()
         group = self.param_groups[0]
         params = group["params"]
+        if not params:  # a group without Parameters (torch 2.15; 2.13 failed)
+            return closure()
         state = self.state[params[0]]
         state.setdefault("func_evals", 0)
         state.setdefault("n_iter", 0)
@@ -156,6 +161,7 @@ class LBFGS(Optimizer):
             group["max_eval"],
             group["history_size"],
             group["line_search_fn"],
+            group["maximize"],
             tuple((v.shape, jnp.dtype(v.dtype)) for v in values),
         )
         run = self._run(group)
@@ -195,7 +201,7 @@ class LBFGS(Optimizer):
     # -- the compiled step and its state ---------------------------------------------------------
 
     def _run(self, group: dict[str, Any]) -> Callable:
-        key = (group["max_iter"], group["max_eval"], group["history_size"], group["line_search_fn"])
+        key = (group["max_iter"], group["max_eval"], group["history_size"], group["line_search_fn"], group["maximize"])
         if key not in self._runs:
             tx = self._transform(group)
             self._runs[key] = jax.jit(functools.partial(_run_step, tx, self._loss_fn), donate_argnums=0)

@@ -181,6 +181,13 @@ class Optimizer:
                 "params argument given to the optimizer should be an iterable of Parameters or dicts, "
                 f"but got {type(params).__name__} (for a tree of Parameters, pass parameter_list(tree))"
             )
+        if isinstance(params, (set, frozenset)):  # torch 2.15
+            warnings.warn(
+                "optimizer parameters need to be organized in ordered collections, but the ordering of tensors in "
+                "sets will change between runs. Please use a list instead. This will be an error in a future release.",
+                FutureWarning,
+                stacklevel=3,  # the caller of the algorithm's __init__
+            )
         param_groups = list(params)
         if not param_groups:
             raise ValueError("optimizer got an empty parameter list")
