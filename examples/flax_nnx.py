@@ -7,7 +7,9 @@ A functional_optim transform is what ``nnx.Optimizer`` expects, so the training 
 usual one (``nnx.value_and_grad``, ``nnx.jit``, ``optimizer.update(model, grads)``). The model
 fits a noisy sine with a small MLP:
 
-1. ``fo.adamw`` with a cosine schedule: torch's AdamW, numbers and all.
+1. ``fo.adamw`` with a cosine schedule: torch's AdamW, numbers and all. The current lr is
+   logged with ``fo.get_hyperparams(optimizer.opt_state)``. Halfway, the model and optimizer
+   are checkpointed with orbax and restored into a fresh pair, which carries on.
 2. ``fo.lbfgs`` with the strong-Wolfe line search polishes the fit. L-BFGS evaluates the loss
    several times inside one step, so its ``update`` also takes the loss at the current params
    (``value``) and the loss as a function of the params (``value_fn``), optax's names;
@@ -22,9 +24,11 @@ layout.)
 from __future__ import annotations
 
 import argparse
+import tempfile
 
 import jax
 import jax.numpy as jnp
+import orbax.checkpoint as ocp
 from flax import nnx
 
 import functional_optim as fo
@@ -61,6 +65,20 @@ def lbfgs_step(model: MLP, optimizer: nnx.Optimizer, x: jax.Array, y: jax.Array)
     optimizer.update(model, grads, value=loss, value_fn=value_fn)
 
 
+def checkpointed_and_restored(model: MLP, optimizer: nnx.Optimizer, tx) -> tuple[MLP, nnx.Optimizer]:
+    """Saves the model and optimizer with orbax; restores them into a fresh pair (a new run)."""
+    with tempfile.TemporaryDirectory() as directory, ocp.StandardCheckpointer() as checkpointer:
+        checkpointer.save(f"{directory}/adamw", {"model": nnx.state(model), "optimizer": nnx.state(optimizer)})
+        checkpointer.wait_until_finished()
+        fresh_model = MLP(nnx.Rngs(1))
+        fresh = nnx.Optimizer(fresh_model, tx, wrt=nnx.Param)
+        target = {"model": nnx.state(fresh_model), "optimizer": nnx.state(fresh)}
+        restored = checkpointer.restore(f"{directory}/adamw", jax.tree.map(ocp.utils.to_shape_dtype_struct, target))
+        nnx.update(fresh_model, restored["model"])
+        nnx.update(fresh, restored["optimizer"])
+    return fresh_model, fresh
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="a few steps of each (CI)")
@@ -72,10 +90,15 @@ def main() -> None:
     model = MLP(nnx.Rngs(0))
     print(f"initial loss {float(mse(model, x, y)):.5f}")
 
-    lr = schedules.cosine_annealing_lr(1e-2, T_max=adamw_steps)
-    optimizer = nnx.Optimizer(model, fo.adamw(lr, weight_decay=1e-4), wrt=nnx.Param)
-    for _ in range(adamw_steps):
+    tx = fo.adamw(schedules.cosine_annealing_lr(1e-2, T_max=adamw_steps), weight_decay=1e-4)
+    optimizer = nnx.Optimizer(model, tx, wrt=nnx.Param)
+    for step in range(adamw_steps):
         adamw_step(model, optimizer, x, y)
+        if step % (adamw_steps // 5) == 0:
+            lr = float(fo.get_hyperparams(optimizer.opt_state)["lr"][...])
+            print(f"  step {step:3d}: loss {float(mse(model, x, y)):.5f}, lr {lr:.5f}")
+        if step == adamw_steps // 2:
+            model, optimizer = checkpointed_and_restored(model, optimizer, tx)
     print(f"after {adamw_steps} AdamW steps: loss {float(mse(model, x, y)):.5f}")
 
     optimizer = nnx.Optimizer(model, fo.lbfgs(line_search_fn="strong_wolfe"), wrt=nnx.Param)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every example in --quick mode, as CI does, so that none of them rots.
 #
-#   pip install -e ".[examples]"     # matplotlib, tqdm, scikit-learn, equinox, flax, optax
+#   pip install -e ".[examples]"     # matplotlib, tqdm, scikit-learn, equinox, flax, orbax, optax
 #   bash examples/run_all.sh         # or: PYTHON=/path/to/python bash examples/run_all.sh
 #
 # Every examples/*.py is run (a new example is picked up without editing this script), so each

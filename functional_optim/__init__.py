@@ -35,7 +35,8 @@ from functional_optim.algorithms.sgd import SGDState, sgd
 from functional_optim.algorithms.sparse_adam import SparseAdamState, sparse_adam
 from functional_optim.checkpoint import load, save
 from functional_optim.clipping import ClipGradNormState, clip_grad_norm, clip_grad_value
-from functional_optim.hyperparams import HyperparamsState, set_hyperparams
+from functional_optim.hyperparam_access import get_hyperparams, set_hyperparams
+from functional_optim.hyperparams import HyperparamsState
 from functional_optim.parameter import (
     Parameter,
     backward,
@@ -92,6 +93,7 @@ __all__ = [
     "clip_grad_norm_",
     "clip_grad_value",
     "clip_grad_value_",
+    "get_hyperparams",
     "lbfgs",
     "load",
     "muon",

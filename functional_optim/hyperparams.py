@@ -37,11 +37,11 @@ class HyperparamsState(NamedTuple):
       count: int32 scalar, the number of updates applied so far; schedules are evaluated at it.
       hyperparams: the current numeric hyperparameters by torch's names, as arrays (None for
         one fixed at 0, see ``skipped_at_zero`` in :func:`algorithm_transform`). Change them
-        between steps with :func:`set_hyperparams`, which checks the edit, without re-compiling.
+        between steps with :func:`~functional_optim.set_hyperparams`, which checks the edit, without re-compiling.
       inner_state: the algorithm's own state, a NamedTuple whose fields are torch's
         per-parameter state keys (``step``, ``exp_avg``, ...), each a tree like the params
         (or a scalar for torch's 0-dim state). Its class may define
-        ``check_hyperparams(values)``, which :func:`set_hyperparams` calls with the new values
+        ``check_hyperparams(values)``, which :func:`~functional_optim.set_hyperparams` calls with the new values
         before it replaces them, to refuse an edit the state cannot follow (a ValueError).
     """
 
@@ -185,7 +185,7 @@ def algorithm_transform(
         weight_decay != 0``, ``if momentum != 0``). Given as the Python number 0, such a
         hyperparameter is fixed: it is None in the state and in what ``init_fn`` and ``step_fn``
         receive, which leaves its term out of the compiled step (for L2 decay, a read of every
-        parameter; for momentum, its buffer), and :func:`set_hyperparams` refuses to change it.
+        parameter; for momentum, its buffer), and :func:`~functional_optim.set_hyperparams` refuses to change it.
         Given as an array or a schedule, it stays changeable.
       native_kernel: the name of the algorithm's native CPU kernel, if ``step_fn`` calls one
         (see :mod:`functional_optim.native`); reported by :func:`functional_optim.native.path`.
@@ -280,69 +280,3 @@ def _positional_only_update(update: Callable[..., Any]) -> Callable[..., Any]:
 
     update_without_extra_args.__doc__ = update.__doc__
     return update_without_extra_args
-
-
-def set_hyperparams(state: Any, **values: Any) -> Any:
-    """Returns ``state`` with some hyperparameters replaced, e.g. ``set_hyperparams(state, lr=1e-4)``.
-
-    ``state`` is an algorithm's :class:`HyperparamsState` or any tree that holds some: the
-    state of ``fo.chain`` or ``optax.chain`` (a tuple), ``optax.partition``, ``optax.masked``,
-    ``optax.MultiSteps``, ``optax.apply_if_finite``, :func:`~functional_optim.zero1`, a dict...
-    Each name is replaced in every HyperparamsState of the tree that has it: in a chain of
-    ``fo.adam`` and ``fo.sgd``, ``lr`` is set in both and ``momentum`` in SGD's. To change one
-    group of an ``optax.partition``, pass that group's state::
-
-        groups = {**state.inner_states, "head": set_hyperparams(state.inner_states["head"], lr=1e-4)}
-        state = state._replace(inner_states=groups)
-
-    The new values are traced like the old ones, so a jitted update does not re-compile
-    (unless a value's dtype changes, e.g. a float32 array replacing a Python float). A
-    hyperparameter given as a schedule is evaluated afresh at every update, which overrides a
-    value set here.
-
-    Args:
-      state: a functional_optim algorithm's state, or a pytree holding such states.
-      **values: the new values by torch's names: numbers, 1-element arrays, or tuples of
-        those (``betas``).
-
-    Returns:
-      A tree like ``state`` whose HyperparamsStates hold the new values.
-
-    Raises:
-      KeyError: for a name that no HyperparamsState in ``state`` has.
-      ValueError: for a hyperparameter fixed at 0 when its transform was built (see
-        ``skipped_at_zero`` in :func:`algorithm_transform`), or an edit the algorithm's state
-        refuses (SGD's momentum given as a nonzero Python number cannot become 0).
-    """
-    found: set[str] = set()
-    names: set[str] = set()
-
-    def replace(node: Any) -> Any:
-        if not isinstance(node, HyperparamsState):
-            return node
-        names.update(node.hyperparams)
-        own = {k: v for k, v in values.items() if k in node.hyperparams}
-        found.update(own)
-        return _with_hyperparams(node, own) if own else node
-
-    new_state = jax.tree.map(replace, state, is_leaf=lambda node: isinstance(node, HyperparamsState))
-    unknown = sorted(set(values) - found)
-    if unknown:
-        held = f"the states in this tree have {sorted(names)}" if names else "this tree holds no HyperparamsState"
-        raise KeyError(f"unknown hyperparameters {unknown}; {held}")
-    return new_state
-
-
-def _with_hyperparams(state: HyperparamsState, values: dict[str, Any]) -> HyperparamsState:
-    """``state`` with ``values`` (names it has) replaced, once checked (see :func:`set_hyperparams`)."""
-    fixed = sorted(k for k in values if state.hyperparams[k] is None)
-    if fixed:
-        raise ValueError(
-            f"{fixed} were given as 0 when the transform was built, which leaves their term out of the compiled "
-            f"step, as torch skips it; to change them between steps, build the transform with an array "
-            f"({fixed[0]}=jnp.asarray(0.0)) or a schedule"
-        )
-    check = getattr(state.inner_state, "check_hyperparams", None)
-    if check is not None:
-        check(values)
-    return state._replace(hyperparams={**state.hyperparams, **{k: as_scalars(v) for k, v in values.items()}})

@@ -359,6 +359,7 @@ def _hyperparams_states(state):
 
 NESTING = {
     "fo.chain": lambda tx: fo.chain(optax.clip_by_global_norm(1.0), tx),
+    "optax.inject_hyperparams": lambda tx: optax.chain(optax.inject_hyperparams(optax.clip)(max_delta=1.0), tx),
     "optax.chain": lambda tx: optax.chain(optax.clip(1.0), tx),
     "optax.masked": lambda tx: optax.masked(tx, {"w": True, "b": False}),
     "optax.MultiSteps": lambda tx: optax.MultiSteps(tx, every_k_schedule=2),
@@ -376,6 +377,7 @@ def test_set_hyperparams_reaches_a_state_nested_anywhere_without_recompiling(nes
         state = fo.set_hyperparams(state, lr=lr)
         (inner,) = _hyperparams_states(state)
         np.testing.assert_allclose(inner.hyperparams["lr"], lr)
+        np.testing.assert_allclose(fo.get_hyperparams(state)["lr"], lr)
         _, state = update(grads, state, params)
     assert update._cache_size() == 1
     assert jax.tree.structure(fo.set_hyperparams(state, lr=0.1)) == jax.tree.structure(state)
@@ -391,8 +393,7 @@ def test_set_hyperparams_on_a_partition_sets_every_group_that_has_the_name():
     adam_state, sgd_state = (state.inner_states[k].inner_state for k in ("x", "y"))
     np.testing.assert_allclose([adam_state.hyperparams["lr"], sgd_state.hyperparams["lr"]], [1e-4, 1e-4])
     np.testing.assert_allclose(sgd_state.hyperparams["momentum"], 0.5)
-    one_group = {**state.inner_states, "x": fo.set_hyperparams(state.inner_states["x"], lr=3e-3)}
-    state = state._replace(inner_states=one_group)
+    state = fo.set_hyperparams(state, lr=3e-3, group="x")  # one group, by its label
     np.testing.assert_allclose(state.inner_states["x"].inner_state.hyperparams["lr"], 3e-3)
     np.testing.assert_allclose(state.inner_states["y"].inner_state.hyperparams["lr"], 1e-4)
     with pytest.raises(ValueError, match=r"\['weight_decay'\] were given as 0"):  # Adam's is fixed, SGD's not
@@ -405,3 +406,29 @@ def test_set_hyperparams_on_a_partition_sets_every_group_that_has_the_name():
     np.testing.assert_allclose([s.hyperparams["lr"] for s in _hyperparams_states(checkpoint)], [1e-2, 1e-2])
     with pytest.raises(KeyError, match="this tree holds no HyperparamsState"):
         fo.set_hyperparams(optax.sgd(0.1).init(params), lr=0.1)
+
+
+def test_get_hyperparams_reads_the_current_values_for_logging():
+    params = {"w": jnp.ones(3)}
+    tx = fo.chain(fo.clip_grad_norm(1.0), fo.sgd(fo.schedules.step_lr(0.1, step_size=2, gamma=0.5), momentum=0.9))
+    state = tx.init(params)
+    update = jax.jit(tx.update)
+    logged = []
+    for _ in range(4):
+        _, state = update(params, state, params)
+        logged.append(float(fo.get_hyperparams(state)["lr"]))
+    # The lr of each update: the schedule at counts 0, 1, 2, 3.
+    np.testing.assert_allclose(logged, [0.1, 0.1, 0.05, 0.05])
+    assert set(fo.get_hyperparams(state)) == {"lr", "momentum", "dampening", "weight_decay"}
+
+
+def test_get_hyperparams_asks_for_a_group_when_the_tree_holds_several():
+    params = {"a": jnp.ones(2), "b": jnp.ones(3)}
+    state = optax.partition({"x": fo.adam(1e-3), "y": fo.sgd(0.1)}, {"a": "x", "b": "y"}).init(params)
+    with pytest.raises(ValueError, match=r"holds 2 HyperparamsStates, at .*'x'.*'y'.*; pass group= to pick one"):
+        fo.get_hyperparams(state)
+    np.testing.assert_allclose(fo.get_hyperparams(state, group="y")["lr"], 0.1)
+    with pytest.raises(KeyError, match=r"no HyperparamsState in this tree is under a key 'z' \(keys on their paths"):
+        fo.get_hyperparams(state, group="z")
+    with pytest.raises(KeyError, match="under a key 'z'"):
+        fo.set_hyperparams(state, lr=0.1, group="z")
