@@ -47,6 +47,7 @@ from functional_optim.parameter import (
     parameters,
     values,
 )
+from functional_optim.parameter_groups import ParamGroupsState, param_groups
 from functional_optim.sharding import Zero1State, zero1
 from functional_optim.transform import (
     GradientTransformation,
@@ -71,6 +72,7 @@ __all__ = [
     "LBFGSState",
     "MuonState",
     "NAdamState",
+    "ParamGroupsState",
     "Parameter",
     "RAdamState",
     "RMSpropState",
@@ -101,6 +103,7 @@ __all__ = [
     "named_parameter_list",
     "native",
     "optim",
+    "param_groups",
     "parameter_list",
     "parameters",
     "radam",

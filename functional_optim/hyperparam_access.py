@@ -14,6 +14,7 @@ from typing import Any
 import jax
 
 from functional_optim.hyperparams import HyperparamsState, as_scalars
+from functional_optim.tree_paths import key_value
 
 
 def set_hyperparams(state: Any, *, group: Any = None, **values: Any) -> Any:
@@ -111,13 +112,7 @@ def _is_hyperparams_state(node: Any) -> bool:
 
 def _in_group(path: tuple, group: Any) -> bool:
     """Whether a key on ``path`` (a dict key, attribute name or sequence index) equals ``group``."""
-    if group is None:
-        return True
-    for key in path:
-        for attr in ("key", "name", "idx"):  # DictKey, GetAttrKey, SequenceKey
-            if hasattr(key, attr) and getattr(key, attr) == group:
-                return True
-    return False
+    return group is None or any(key_value(key) == group for key in path)
 
 
 def _nothing_found(state: Any, group: Any) -> str:
@@ -125,12 +120,10 @@ def _nothing_found(state: Any, group: Any) -> str:
         return "this tree holds no HyperparamsState"
     keys = sorted(
         {
-            str(getattr(key, attr))
+            str(key_value(key))
             for path, node in jax.tree_util.tree_leaves_with_path(state, is_leaf=_is_hyperparams_state)
             if isinstance(node, HyperparamsState)
             for key in path
-            for attr in ("key", "idx")
-            if hasattr(key, attr)
         }
     )
     return f"no HyperparamsState in this tree is under a key {group!r} (keys on their paths: {keys})"

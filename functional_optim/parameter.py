@@ -28,6 +28,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from functional_optim import clipping
+from functional_optim.tree_paths import dotted_name
 
 
 class Parameter:
@@ -83,7 +84,7 @@ def named_parameter_list(tree: Any) -> list[tuple[str, Parameter]]:
 
     Giving these pairs to an optimizer records the names in each group's ``param_names``.
     """
-    return [(_dotted(path), _checked(p)) for path, p in jax.tree_util.tree_leaves_with_path(tree)]
+    return [(dotted_name(path), _checked(p)) for path, p in jax.tree_util.tree_leaves_with_path(tree)]
 
 
 def backward(loss_fn: Callable[..., jax.Array], params: Any, *args: Any, **kwargs: Any) -> jax.Array:
@@ -206,13 +207,3 @@ def _checked(leaf: Any) -> Parameter:
             "make the tree with functional_optim.parameters(arrays)"
         )
     return leaf
-
-
-def _dotted(path: tuple[Any, ...]) -> str:
-    def name(key: Any) -> str:
-        for attr in ("key", "name", "idx"):  # DictKey, GetAttrKey, SequenceKey
-            if hasattr(key, attr):
-                return str(getattr(key, attr))
-        return str(key)
-
-    return ".".join(name(key) for key in path)
