@@ -65,7 +65,9 @@ def apply_updates(params: Params, updates: Updates) -> Params:
     ``None`` leaves stay ``None``. An update is cast to its parameter's dtype before the add,
     except for half-precision (bfloat16, float16) parameters, which are added in float32 and
     rounded once: the float32 update ``new - old`` of a functional_optim algorithm then gives
-    ``new`` back exactly.
+    ``new`` back exactly. What an update cannot carry: a step that shrinks a parameter by orders
+    of magnitude (``new - old`` rounds to ``-old``) and an infinite parameter whose sign flips
+    (``inf + -inf`` is NaN); :func:`apply_gradients` returns those parameters exactly.
     """
 
     def apply(p: Any, u: Any) -> jax.Array:

@@ -21,6 +21,7 @@ import pytest
 
 import functional_optim as fo
 from functional_optim import native
+from tests.algorithm_table import ALGORITHMS_BY_NAME
 from tests.runner import kernel_paths, on_path
 
 NATIVE_ALGORITHMS = [name for name in ("sgd", "adam", "adamw", "rmsprop", "adagrad") if "native" in kernel_paths(name)]
@@ -167,6 +168,56 @@ def test_apply_gradients_is_exact_where_updates_round(path):
     with on_path(path):
         new_params, _ = jax.jit(functools.partial(fo.apply_gradients, tx))({"w": jnp.ones(2)}, tx.init(params), params)
     np.testing.assert_allclose(new_params["w"], [-1.0, -1.0], rtol=1e-7)
+
+
+@pytest.mark.parametrize("path", ["native", "xla"])
+def test_apply_gradients_flips_an_infinite_params_sign_as_torch(path):
+    """torch's AdamW with lr=1, weight_decay=2 scales by -1: inf becomes -inf. As an update,
+    ``-inf - inf`` added back to ``inf`` is NaN, so only the direct step can say it."""
+    params, grads = {"w": jnp.asarray([np.inf, -np.inf, 1.0])}, {"w": jnp.asarray([0.0, 0.0, 1.0])}
+    tx = fo.adamw(lr=1.0, weight_decay=2.0)
+    with on_path(path):
+        new_params, _ = jax.jit(functools.partial(fo.apply_gradients, tx))(grads, tx.init(params), params)
+        updates, _ = jax.jit(tx.update)(grads, tx.init(params), params)
+    np.testing.assert_allclose(new_params["w"], [-np.inf, np.inf, -1.99999999], rtol=1e-12)
+    assert np.isnan(fo.apply_updates(params, updates)["w"][:2]).all()  # the documented limit of updates
+
+
+SUBNORMAL = {  # params and grads with subnormal entries, for each dtype whose kernel keeps them
+    "float64": ([1e-310, -3e-320, 2.5e-308, 1.0, 0.0], [3e-315, 0.0, -1e-309, 1e-300, 5e-324]),
+    "float32": ([1e-40, -3e-44, 1.2e-38, 1.0, 0.0], [3e-42, 0.0, -1e-39, 1e-30, 1e-45]),
+}
+
+
+@pytest.mark.parametrize("dtype", SUBNORMAL)
+def test_native_kernels_keep_subnormals(dtype):
+    """XLA's CPU code flushes subnormals to zero; the kernels keep them, as torch does."""
+    params = {"w": jnp.asarray(SUBNORMAL[dtype][0], dtype)}
+    tx = fo.sgd(lr=0.1)
+    with on_path("native"):
+        new_params, _ = jax.jit(functools.partial(fo.apply_gradients, tx))(
+            {"w": jnp.zeros(5, dtype)}, tx.init(params), params
+        )
+    np.testing.assert_array_equal(new_params["w"], params["w"])  # p - 0.1 * 0 = p
+
+
+@pytest.mark.parametrize(("name", "config"), OPTION_CASES)
+@pytest.mark.parametrize("dtype", SUBNORMAL)
+def test_live_native_kernels_step_subnormals_as_torch(name, config, dtype):
+    torch = pytest.importorskip("torch", reason="torch is not installed (pip install -e '.[parity]')")
+    values, grad_values = (np.asarray(v, dtype) for v in SUBNORMAL[dtype])
+    param = torch.tensor(values, requires_grad=True)
+    optimizer = getattr(torch.optim, ALGORITHMS_BY_NAME[name].torch_name)([param], foreach=False, **config)
+    params, grads = {"w": jnp.asarray(values)}, {"w": jnp.asarray(grad_values)}
+    tx = getattr(fo, name)(**config)
+    state = tx.init(params)
+    step = jax.jit(functools.partial(fo.apply_gradients, tx))
+    with on_path("native"):
+        for _ in range(3):
+            param.grad = torch.tensor(grad_values)
+            optimizer.step()
+            params, state = step(grads, state, params)
+    np.testing.assert_array_equal(params["w"], param.detach().numpy())
 
 
 def test_a_native_step_can_be_differentiated():

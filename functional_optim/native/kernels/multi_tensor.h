@@ -28,6 +28,10 @@
 
 #include "xla/ffi/api/ffi.h"
 
+#if defined(__x86_64__)
+#include <xmmintrin.h>
+#endif
+
 // Everything an element loop calls is inlined into it: a call left in the loop (the compiler's
 // inlining budget runs out in the larger half-precision loops) stops it vectorising.
 #define FO_ELEMENT [[gnu::always_inline]] inline
@@ -306,6 +310,21 @@ constexpr size_t kParallelElements = size_t{1} << 18;  // below this, threads co
 // One leaf's loop over elements [begin, end), for its dtype and the call's options.
 using ChunkFn = void (*)(const Leaf& leaf, const CallOptions& call, size_t begin, size_t end);
 
+// XLA runs its CPU code with the flush-to-zero and denormals-are-zero modes on, so a subnormal
+// would be read and written as 0; torch's CPU step keeps subnormals. A loop runs under this
+// guard, which clears both modes on its thread and gives the caller's back.
+class KeepSubnormals {
+ public:
+#if defined(__x86_64__)
+  KeepSubnormals() : saved_(_mm_getcsr()) { _mm_setcsr(saved_ & ~kFlushModes); }
+  ~KeepSubnormals() { _mm_setcsr(saved_); }
+
+ private:
+  static constexpr unsigned kFlushModes = 0x8040;  // MXCSR's FTZ (bit 15) and DAZ (bit 6)
+  unsigned saved_;
+#endif
+};
+
 struct Work {
   std::vector<Leaf> leaves;
   std::vector<ChunkFn> fns;  // per leaf
@@ -327,6 +346,7 @@ inline void Run(std::vector<Leaf> leaves, std::vector<ChunkFn> fns, CallOptions 
   size_t total = 0;
   for (const Leaf& leaf : leaves) total += leaf.size;
   const int64_t threads = total < kParallelElements ? 1 : pool.num_threads();
+  KeepSubnormals keep_subnormals;
   if (threads <= 1) {
     for (size_t l = 0; l < leaves.size(); ++l) fns[l](leaves[l], call, 0, leaves[l].size);
     return;
@@ -341,7 +361,12 @@ inline void Run(std::vector<Leaf> leaves, std::vector<ChunkFn> fns, CallOptions 
   work->fns = std::move(fns);
   work->call = call;
   // Helpers that start after the chunks are gone find nothing to do; they only hold `work`.
-  for (int64_t t = 1; t < threads; ++t) pool.Schedule([work] { work->Drain(); });
+  for (int64_t t = 1; t < threads; ++t) {
+    pool.Schedule([work] {
+      KeepSubnormals keep_subnormals;
+      work->Drain();
+    });
+  }
   work->Drain();
   while (work->done.load(std::memory_order_acquire) < work->chunks.size()) std::this_thread::yield();
 }
