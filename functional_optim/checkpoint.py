@@ -173,6 +173,7 @@ def _encode_array(value: Any, arrays: dict[str, np.ndarray], where: str) -> dict
     array = np.asarray(value)
     if array.dtype.hasobject:
         raise TypeError(f"cannot save {where}: an array of Python objects needs pickle")
+    array = array.astype(array.dtype.newbyteorder("="), copy=False)  # big-endian NumPy arrays load in native order
     dtype = array.dtype
     if _is_ml_dtype(dtype):  # bfloat16 & co: an .npy file cannot name them, so store their bits
         array = array.view(_bits_dtype(dtype))

@@ -82,6 +82,14 @@ def test_every_supported_type_round_trips_exactly(tmp_path):
     assert isinstance(loaded["dtypes"][4], np.ndarray) and not isinstance(loaded["dtypes"][4], jax.Array)
 
 
+def test_big_endian_numpy_arrays_load_back_in_native_order(tmp_path):
+    tree = {"f": np.arange(3.0, dtype=">f8"), "i": np.asarray([1, -2], dtype=">i4"), "c": np.asarray([1j], ">c16")}
+    loaded = round_trip(tmp_path, tree)
+    for key, array in tree.items():
+        np.testing.assert_array_equal(loaded[key], array)
+        assert loaded[key].dtype == array.dtype.newbyteorder("=")
+
+
 def test_an_optimizer_state_dict_round_trips_and_loads(tmp_path):
     optimizer, params = _trained_adam()
     state_dict = optimizer.state_dict()
