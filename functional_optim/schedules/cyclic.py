@@ -30,7 +30,7 @@ from functional_optim.schedules.schedule import Schedule, as_float, divide, floa
 _MODES = ("triangular", "triangular2", "exp_range")
 
 
-def _scale_policy(
+def scale_policy(
     mode: str, gamma: float, scale_fn: Callable[[Any], Any] | None, scale_mode: str
 ) -> tuple[Callable[[jax.Array], Any], bool]:
     """``(scale_fn, by_cycle)``: torch's scale function and whether it takes the cycle number."""
@@ -47,15 +47,20 @@ def _scale_policy(
     return (lambda x: power(gamma, x)), False  # exp_range: torch forces scale_mode='iterations'
 
 
-def _cycle_position(step_size_up: float, step_size_down: float | None) -> Callable[[jax.Array], tuple[Any, Any]]:
-    """``epoch -> (cycle, height)``: the cycle number and the fraction of the amplitude."""
+def cycle_sizes(step_size_up: float, step_size_down: float | None) -> tuple[float, float]:
+    """torch's ``(total_size, step_ratio)``: the iterations of a cycle and the rising fraction of them."""
     up = float(step_size_up)
     total_size = up + (float(step_size_down) if step_size_down is not None else up)
     if total_size == 0:
         raise ZeroDivisionError(
             f"float division by zero (step_size_up + step_size_down = {step_size_up} + {step_size_down} = 0)"
         )
-    step_ratio = up / total_size
+    return total_size, up / total_size
+
+
+def _cycle_position(step_size_up: float, step_size_down: float | None) -> Callable[[jax.Array], tuple[Any, Any]]:
+    """``epoch -> (cycle, height)``: the cycle number and the fraction of the amplitude."""
+    total_size, step_ratio = cycle_sizes(step_size_up, step_size_down)
 
     def position(epoch: jax.Array) -> tuple[Any, Any]:
         progress = 1 + divide(float_epoch(epoch), total_size)
@@ -87,7 +92,7 @@ def _cyclic(
 ) -> Schedule:
     """The lr rises from ``low`` towards ``high``; the momentum falls from ``high`` towards ``low``."""
     position = _cycle_position(step_size_up, step_size_down)
-    scale, by_cycle = _scale_policy(mode, gamma, scale_fn, scale_mode)
+    scale, by_cycle = scale_policy(mode, gamma, scale_fn, scale_mode)
 
     def value(epoch: jax.Array) -> jax.Array:
         cycle, height = position(epoch)
@@ -180,8 +185,8 @@ def cyclic_lr(
     base_lr = one_value("base_lr", base_lr)
     max_lr = one_value("max_lr", max_lr)
     cycle = (step_size_up, step_size_down, mode, gamma, scale_fn, scale_mode)
-    _cycle_position(step_size_up, step_size_down)  # torch's order: the sizes, the mode, the momenta
-    _scale_policy(mode, gamma, scale_fn, scale_mode)
+    cycle_sizes(step_size_up, step_size_down)  # torch's order: the sizes, the mode, the momenta
+    scale_policy(mode, gamma, scale_fn, scale_mode)
     momentum = cyclic_momentum(base_momentum, max_momentum, *cycle) if cycle_momentum else None
     _check_first_step(step_size_up)
     return _cyclic("CyclicLR", base_lr, max_lr, True, *cycle, momentum=momentum)

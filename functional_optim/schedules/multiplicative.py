@@ -58,6 +58,23 @@ def _constant(base_lr: Any, value: float) -> RestartFn:
     return lambda lr_before, epoch: as_float(base_lr) * value
 
 
+def check_constant_factor(factor: float) -> None:
+    """ConstantLR's check of ``factor`` (torch's message)."""
+    if factor > 1.0 or factor < 0:
+        raise ValueError(f"Constant multiplicative factor expected to be between 0 and 1. (factor={factor!r})")
+
+
+def check_linear_factors(start_factor: float, end_factor: float) -> None:
+    """LinearLR's checks of ``start_factor`` and ``end_factor`` (torch's messages)."""
+    if start_factor > 1.0 or start_factor <= 0:
+        raise ValueError(
+            "Starting multiplicative factor expected to be greater than 0 and less or equal to 1. "
+            f"(start_factor={start_factor!r})"
+        )
+    if end_factor > 1.0 or end_factor < 0:
+        raise ValueError(f"Ending multiplicative factor expected to be between 0 and 1. (end_factor={end_factor!r})")
+
+
 def lambda_lr(base_lr: Any, lr_lambda: Callable[[Any], Any]) -> Schedule:
     r"""``torch.optim.lr_scheduler.LambdaLR``: the base lr times a function of the epoch.
 
@@ -199,8 +216,7 @@ def constant_lr(base_lr: Any, factor: float = 1.0 / 3, total_iters: int = 5) -> 
     Raises:
       ValueError: ``factor`` outside [0, 1] (torch's message).
     """
-    if factor > 1.0 or factor < 0:
-        raise ValueError(f"Constant multiplicative factor expected to be between 0 and 1. (factor={factor!r})")
+    check_constant_factor(factor)
     restored = factor * (1.0 / factor) if factor != 0 else 1.0
     if integral(total_iters) and total_iters >= 1:
         threshold = int(total_iters)
@@ -239,13 +255,7 @@ def linear_lr(base_lr: Any, start_factor: float = 1.0 / 3, end_factor: float = 1
     Raises:
       ValueError: ``start_factor`` or ``end_factor`` out of range (torch's messages).
     """
-    if start_factor > 1.0 or start_factor <= 0:
-        raise ValueError(
-            "Starting multiplicative factor expected to be greater than 0 and less or equal to 1. "
-            f"(start_factor={start_factor!r})"
-        )
-    if end_factor > 1.0 or end_factor < 0:
-        raise ValueError(f"Ending multiplicative factor expected to be between 0 and 1. (end_factor={end_factor!r})")
+    check_linear_factors(start_factor, end_factor)
     if total_iters > 0:
         last = math.floor(total_iters) if math.isfinite(total_iters) else None
 

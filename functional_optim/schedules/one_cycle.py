@@ -42,7 +42,8 @@ from functional_optim.schedules.schedule import (
 )
 
 
-def _total_steps(total_steps: Any, epochs: Any, steps_per_epoch: Any) -> int:
+def resolve_total_steps(total_steps: Any, epochs: Any, steps_per_epoch: Any) -> int:
+    """torch's number of steps: ``total_steps``, else ``epochs * steps_per_epoch`` (torch's checks)."""
     if total_steps is not None:
         if total_steps <= 0 or not isinstance(total_steps, int):
             raise ValueError(f"Expected positive integer total_steps, but got {total_steps}")
@@ -59,7 +60,7 @@ def _total_steps(total_steps: Any, epochs: Any, steps_per_epoch: Any) -> int:
     )
 
 
-def _phase_ends(total_steps: int, pct_start: Any, three_phase: bool, anneal_strategy: str) -> list[float]:
+def phase_ends(total_steps: int, pct_start: Any, three_phase: bool, anneal_strategy: str) -> list[float]:
     """The end step of each phase, validating ``pct_start`` and ``anneal_strategy`` in torch's order."""
     ends = [float(pct_start * total_steps) - 1]
     if three_phase:
@@ -122,8 +123,8 @@ def one_cycle_momentum(
     It anneals from ``max_momentum`` to ``base_momentum`` while the lr warms up, and back to
     ``max_momentum`` (where it stays in the third phase). Arguments as :func:`one_cycle_lr`.
     """
-    total = _total_steps(total_steps, epochs, steps_per_epoch)
-    ends = _phase_ends(total, pct_start, three_phase, anneal_strategy)
+    total = resolve_total_steps(total_steps, epochs, steps_per_epoch)
+    ends = phase_ends(total, pct_start, three_phase, anneal_strategy)
     low, high = one_value("base_momentum", base_momentum), one_value("max_momentum", max_momentum)
     points = [high, low, high, high] if three_phase else [high, low, high]
     _check_first_phase(ends, pct_start, total)
@@ -174,8 +175,8 @@ def one_cycle_lr(
       ValueError: torch's errors for the step counts, ``pct_start`` and ``anneal_strategy``.
       ZeroDivisionError: ``pct_start * total_steps == 1`` (torch's first phase is empty).
     """
-    total = _total_steps(total_steps, epochs, steps_per_epoch)
-    ends = _phase_ends(total, pct_start, three_phase, anneal_strategy)
+    total = resolve_total_steps(total_steps, epochs, steps_per_epoch)
+    ends = phase_ends(total, pct_start, three_phase, anneal_strategy)
     max_lr = one_value("max_lr", max_lr)
     initial_lr = max_lr / div_factor
     min_lr = initial_lr / final_div_factor

@@ -98,6 +98,11 @@ def check_modes(mode: str, threshold_mode: str) -> None:
         )
 
 
+def min_lrs_mismatch(expected: int, min_lr: Sequence[float], note: str) -> ValueError:
+    """torch's error for a ``min_lr`` list whose length is not the number of lrs (``note`` says which)."""
+    return ValueError(f"expected {expected} min_lrs, got {len(min_lr)}{note}")
+
+
 def worst_value(mode: str) -> float:
     """The initial ``best``: the worst metric for ``mode`` (torch's ``mode_worse``)."""
     return math.inf if mode == "min" else -math.inf
@@ -165,9 +170,8 @@ def reduce_lr_on_plateau(
     def init(lr: Any) -> ReduceLROnPlateauState:
         lr = _lr_array(lr)
         if per_group_min_lr and lr.shape != (len(min_lr),):
-            raise ValueError(
-                f"expected {lr.size} min_lrs, got {len(min_lr)} (min_lr has one entry per lr given to init, "
-                f"which has shape {lr.shape})"
+            raise min_lrs_mismatch(
+                lr.size, min_lr, f" (min_lr has one entry per lr given to init, which has shape {lr.shape})"
             )
         return ReduceLROnPlateauState(
             lr=lr,
