@@ -7,6 +7,7 @@ from typing import Any
 
 from functional_optim.optim.lr_scheduler.scheduler import LRScheduler
 from functional_optim.optim.optimizer import Optimizer
+from functional_optim.schedules.chainable import cosine_annealing_lr_closed_form, cosine_annealing_lr_step
 from functional_optim.schedules.cosine import check_warm_restarts
 
 
@@ -44,23 +45,21 @@ class CosineAnnealingLR(LRScheduler):
     def get_lr(self) -> list[Any]:
         """The current lrs moved one epoch along the cosine."""
         self._warn_if_outside_step()
-        epoch, period, low = self.last_epoch, self.T_max, self.eta_min
-        groups = self.optimizer.param_groups
         if self._is_initial:
             return self._current_lrs()
-        if self._step_count == 1 and epoch > 0:  # get_lr() outside the step sequence: the closed form
-            return [low + (base_lr - low) * (1 + math.cos(epoch * math.pi / period)) / 2 for base_lr in self.base_lrs]
-        if (epoch - 1 - period) % (2 * period) == 0:  # from the trough: a step of the closed form
-            rise = 1 - math.cos(math.pi / period)
-            return [
-                group["lr"] + (base_lr - low) * rise / 2 for base_lr, group in zip(self.base_lrs, groups, strict=True)
-            ]
-        ratio = (1 + math.cos(math.pi * epoch / period)) / (1 + math.cos(math.pi * (epoch - 1) / period))
-        return [ratio * (group["lr"] - low) + low for group in groups]
+        if self._step_count == 1 and self.last_epoch > 0:  # get_lr() outside the step sequence: the closed form
+            return self._get_closed_form_lr()
+        groups = self.optimizer.param_groups
+        return [
+            cosine_annealing_lr_step(group["lr"], base_lr, self.last_epoch, self.T_max, self.eta_min)
+            for base_lr, group in zip(self.base_lrs, groups, strict=True)
+        ]
 
     def _get_closed_form_lr(self) -> list[Any]:
-        cosine = 1 + math.cos(math.pi * self.last_epoch / self.T_max)
-        return [self.eta_min + (base_lr - self.eta_min) * cosine / 2 for base_lr in self.base_lrs]
+        return [
+            cosine_annealing_lr_closed_form(base_lr, self.last_epoch, self.T_max, self.eta_min)
+            for base_lr in self.base_lrs
+        ]
 
 
 class CosineAnnealingWarmRestarts(LRScheduler):
@@ -102,8 +101,9 @@ class CosineAnnealingWarmRestarts(LRScheduler):
     def get_lr(self) -> list[Any]:
         """The lrs at ``T_cur`` of the current period, from ``base_lrs``."""
         self._warn_if_outside_step()
-        cosine = 1 + math.cos(math.pi * self.T_cur / self.T_i)
-        return [self.eta_min + (base_lr - self.eta_min) * cosine / 2 for base_lr in self.base_lrs]
+        return [
+            cosine_annealing_lr_closed_form(base_lr, self.T_cur, self.T_i, self.eta_min) for base_lr in self.base_lrs
+        ]
 
     def step(self, epoch: float | None = None) -> None:
         """Moves one epoch on, or to ``epoch`` (may be fractional, e.g. ``epoch + batch / batches``)."""

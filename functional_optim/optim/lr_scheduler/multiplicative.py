@@ -3,15 +3,39 @@
 from __future__ import annotations
 
 import types
-from bisect import bisect_right
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from functional_optim.optim.lr_scheduler.scheduler import LRScheduler, check_optimizer
+from functional_optim.optim.lr_scheduler.scheduler import LRScheduler, check_optimizer, copy_value
 from functional_optim.optim.optimizer import Optimizer
+from functional_optim.schedules.chainable import (
+    constant_lr_closed_form,
+    constant_lr_step,
+    exponential_lr_closed_form,
+    exponential_lr_step,
+    linear_lr_closed_form,
+    linear_lr_step,
+    multi_step_lr_closed_form,
+    multi_step_lr_step,
+    multiplicative_lr_step,
+    polynomial_lr_closed_form,
+    polynomial_lr_step,
+    step_lr_closed_form,
+    step_lr_step,
+)
 from functional_optim.schedules.multiplicative import check_constant_factor, check_linear_factors
 from functional_optim.schedules.schedule import check_lambdas, per_group_lambdas
+
+
+def _each_lr(scheduler: LRScheduler, step: Callable[[Any], Any]) -> list[Any]:
+    """Each group's lr after ``step``, a chainable rule of :mod:`functional_optim.schedules.chainable`."""
+    return [copy_value(step(group["lr"])) for group in scheduler.optimizer.param_groups]
+
+
+def _from_base(scheduler: LRScheduler, factor: Any) -> list[Any]:
+    """Each ``base_lr`` times ``factor``, a closed form of :mod:`functional_optim.schedules.chainable`."""
+    return [base_lr * factor for base_lr in scheduler.base_lrs]
 
 
 class _LambdaScheduler(LRScheduler):
@@ -115,10 +139,8 @@ class MultiplicativeLR(_LambdaScheduler):
     def get_lr(self) -> list[Any]:
         """Each group's lr times its ``lr_lambda(last_epoch)``; unchanged by the constructor's step."""
         self._warn_if_outside_step()
-        if self._is_initial:
-            return self._current_lrs()
         return [
-            group["lr"] * fn(self.last_epoch)
+            copy_value(multiplicative_lr_step(group["lr"], self.last_epoch, fn, self._is_initial))
             for fn, group in zip(self.lr_lambdas, self.optimizer.param_groups, strict=True)
         ]
 
@@ -149,12 +171,10 @@ class StepLR(LRScheduler):
     def get_lr(self) -> list[Any]:
         """The current lrs, times ``gamma`` on a nonzero multiple of ``step_size``."""
         self._warn_if_outside_step()
-        if self.last_epoch == 0 or self.last_epoch % self.step_size != 0:
-            return self._current_lrs()
-        return self._scaled_lrs(self.gamma)
+        return _each_lr(self, lambda lr: step_lr_step(lr, self.last_epoch, self.step_size, self.gamma))
 
     def _get_closed_form_lr(self) -> list[Any]:
-        return [base_lr * self.gamma ** (self.last_epoch // self.step_size) for base_lr in self.base_lrs]
+        return _from_base(self, step_lr_closed_form(self.last_epoch, self.step_size, self.gamma))
 
 
 class MultiStepLR(LRScheduler):
@@ -184,13 +204,10 @@ class MultiStepLR(LRScheduler):
     def get_lr(self) -> list[Any]:
         """The current lrs, times ``gamma ** count`` at a milestone listed ``count`` times."""
         self._warn_if_outside_step()
-        if self.last_epoch not in self.milestones:
-            return self._current_lrs()
-        return self._scaled_lrs(self.gamma ** self.milestones[self.last_epoch])
+        return _each_lr(self, lambda lr: multi_step_lr_step(lr, self.last_epoch, self.milestones, self.gamma))
 
     def _get_closed_form_lr(self) -> list[Any]:
-        passed = bisect_right(sorted(self.milestones.elements()), self.last_epoch)
-        return [base_lr * self.gamma**passed for base_lr in self.base_lrs]
+        return _from_base(self, multi_step_lr_closed_form(self.last_epoch, self.milestones.elements(), self.gamma))
 
 
 class ConstantLR(LRScheduler):
@@ -225,15 +242,10 @@ class ConstantLR(LRScheduler):
     def get_lr(self) -> list[Any]:
         """The current lrs, times ``factor`` at epoch 0 and ``1 / factor`` at ``total_iters``."""
         self._warn_if_outside_step()
-        if self.last_epoch == 0:
-            return self._scaled_lrs(self.factor)
-        if self.last_epoch != self.total_iters:
-            return self._current_lrs()
-        return self._scaled_lrs(1.0 / self.factor)
+        return _each_lr(self, lambda lr: constant_lr_step(lr, self.last_epoch, self.factor, self.total_iters))
 
     def _get_closed_form_lr(self) -> list[Any]:
-        done = self.last_epoch >= self.total_iters
-        return [base_lr * (self.factor + done * (1 - self.factor)) for base_lr in self.base_lrs]
+        return _from_base(self, constant_lr_closed_form(self.last_epoch, self.factor, self.total_iters))
 
 
 class LinearLR(LRScheduler):
@@ -274,17 +286,13 @@ class LinearLR(LRScheduler):
     def get_lr(self) -> list[Any]:
         """The current lrs, times the step of the factor from ``last_epoch - 1`` to ``last_epoch``."""
         self._warn_if_outside_step()
-        if self.last_epoch == 0:
-            return self._scaled_lrs(self.start_factor)
-        if self._is_initial or self.last_epoch > self.total_iters:
-            return self._current_lrs()
-        change = self.end_factor - self.start_factor
-        return self._scaled_lrs(1.0 + change / (self.total_iters * self.start_factor + (self.last_epoch - 1) * change))
+        factors = (self.start_factor, self.end_factor, self.total_iters)
+        return _each_lr(self, lambda lr: linear_lr_step(lr, self.last_epoch, *factors, initial=self._is_initial))
 
     def _get_closed_form_lr(self) -> list[Any]:
-        change = self.end_factor - self.start_factor
-        progress = min(self.total_iters, self.last_epoch)
-        return [base_lr * (self.start_factor + change * progress / self.total_iters) for base_lr in self.base_lrs]
+        return _from_base(
+            self, linear_lr_closed_form(self.last_epoch, self.start_factor, self.end_factor, self.total_iters)
+        )
 
 
 class ExponentialLR(LRScheduler):
@@ -308,12 +316,10 @@ class ExponentialLR(LRScheduler):
     def get_lr(self) -> list[Any]:
         """The current lrs times ``gamma``; unchanged by the constructor's step."""
         self._warn_if_outside_step()
-        if self._is_initial:
-            return self._current_lrs()
-        return self._scaled_lrs(self.gamma)
+        return _each_lr(self, lambda lr: exponential_lr_step(lr, self.last_epoch, self.gamma, self._is_initial))
 
     def _get_closed_form_lr(self) -> list[Any]:
-        return [base_lr * self.gamma**self.last_epoch for base_lr in self.base_lrs]
+        return _from_base(self, exponential_lr_closed_form(self.last_epoch, self.gamma))
 
 
 class PolynomialLR(LRScheduler):
@@ -340,12 +346,9 @@ class PolynomialLR(LRScheduler):
     def get_lr(self) -> list[Any]:
         """The current lrs, times the step of the polynomial from ``last_epoch - 1``."""
         self._warn_if_outside_step()
-        if self._is_initial or self.last_epoch > self.total_iters:
-            return self._current_lrs()
-        remaining = 1.0 - self.last_epoch / self.total_iters
-        before = 1.0 - (self.last_epoch - 1) / self.total_iters
-        return self._scaled_lrs((remaining / before) ** self.power)
+        return _each_lr(
+            self, lambda lr: polynomial_lr_step(lr, self.last_epoch, self.total_iters, self.power, self._is_initial)
+        )
 
     def _get_closed_form_lr(self) -> list[Any]:
-        done = min(self.total_iters, self.last_epoch) / self.total_iters
-        return [base_lr * (1.0 - done) ** self.power for base_lr in self.base_lrs]
+        return _from_base(self, polynomial_lr_closed_form(self.last_epoch, self.total_iters, self.power))
