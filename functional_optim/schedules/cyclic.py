@@ -19,6 +19,7 @@ the lr from its bounds at every step, so the sequence is this closed form exactl
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -38,13 +39,40 @@ def scale_policy(
         if not callable(scale_fn):
             raise TypeError(f"'{type(scale_fn).__name__}' object is not callable (scale_fn)")
         return scale_fn, scale_mode == "cycle"
+    return builtin_scale(mode, gamma, power)
+
+
+def _flat(x: Any) -> float:
+    del x  # triangular: the same amplitude in every cycle
+    return 1.0
+
+
+def _halving(x: Any, pow_fn: Callable[[Any, Any], Any]) -> Any:
+    return 1 / pow_fn(2.0, x - 1)
+
+
+def _exponential(gamma: float, x: Any, pow_fn: Callable[[Any, Any], Any]) -> Any:
+    return pow_fn(gamma, x)
+
+
+def builtin_scale(mode: str, gamma: float, pow_fn: Callable[[Any, Any], Any]) -> tuple[Callable[[Any], Any], bool]:
+    r"""``(scale_fn, by_cycle)`` of a built-in ``mode``: torch's scale function and the ``scale_mode`` it forces.
+
+    ``'triangular'``: :math:`\sigma = 1`; ``'triangular2'``: :math:`\sigma(c) = 1 / 2^{c-1}`;
+    both by cycle. ``'exp_range'``: :math:`\sigma(e) = \gamma^e`, by iteration. ``pow_fn`` is
+    the power: :func:`~functional_optim.schedules.schedule.power` on traced epochs,
+    ``operator.pow`` on Python numbers (torch's). The functions pickle (no lambdas).
+
+    Raises:
+      ValueError: an unknown ``mode`` (torch's message).
+    """
     if mode not in _MODES:
         raise ValueError(f"mode is invalid and scale_fn is None (mode={mode!r}, expected one of {_MODES})")
     if mode == "triangular":
-        return (lambda x: 1.0), True
+        return _flat, True
     if mode == "triangular2":
-        return (lambda x: 1 / power(2.0, x - 1)), True
-    return (lambda x: power(gamma, x)), False  # exp_range: torch forces scale_mode='iterations'
+        return functools.partial(_halving, pow_fn=pow_fn), True
+    return functools.partial(_exponential, gamma, pow_fn=pow_fn), False
 
 
 def cycle_sizes(step_size_up: float, step_size_down: float | None) -> tuple[float, float]:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import functools
 import math
+import operator
 import types
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -17,19 +17,7 @@ from functional_optim.optim.lr_scheduler.scheduler import (
     start_momentum_cycle,
 )
 from functional_optim.optim.optimizer import Optimizer
-from functional_optim.schedules.cyclic import cycle_sizes, scale_policy
-
-
-def _triangular_scale(x: float) -> float:
-    return 1.0
-
-
-def _triangular2_scale(x: float) -> float:
-    return 1 / (2.0 ** (x - 1))
-
-
-def _exp_range_scale(gamma: float, x: float) -> float:
-    return gamma**x
+from functional_optim.schedules.cyclic import builtin_scale, cycle_sizes, scale_policy
 
 
 class CyclicLR(LRScheduler):
@@ -118,12 +106,8 @@ class CyclicLR(LRScheduler):
         """The built-in scale function of ``mode`` (and the ``scale_mode`` it forces), unless custom."""
         if self._scale_fn_custom is not None:
             return
-        if self.mode == "triangular":
-            self._scale_fn_ref, self.scale_mode = _triangular_scale, "cycle"
-        elif self.mode == "triangular2":
-            self._scale_fn_ref, self.scale_mode = _triangular2_scale, "cycle"
-        elif self.mode == "exp_range":
-            self._scale_fn_ref, self.scale_mode = functools.partial(_exp_range_scale, self.gamma), "iterations"
+        self._scale_fn_ref, by_cycle = builtin_scale(self.mode, self.gamma, operator.pow)
+        self.scale_mode = "cycle" if by_cycle else "iterations"
 
     def scale_fn(self, x: float) -> float:
         """The scale :math:`\\sigma(x)`: the custom ``scale_fn``, else the built-in one of ``mode``."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -15,15 +14,7 @@ from functional_optim.optim.lr_scheduler.scheduler import (
     start_momentum_cycle,
 )
 from functional_optim.optim.optimizer import Optimizer
-from functional_optim.schedules.one_cycle import phase_ends, resolve_total_steps
-
-
-def _cos_anneal(start: float, end: float, pct: float) -> float:
-    return end + (start - end) / 2.0 * (math.cos(math.pi * pct) + 1)
-
-
-def _linear_anneal(start: float, end: float, pct: float) -> float:
-    return (end - start) * pct + start
+from functional_optim.schedules.one_cycle import anneal, phase_ends, phase_points, resolve_total_steps
 
 
 class OneCycleLR(LRScheduler):
@@ -87,20 +78,16 @@ class OneCycleLR(LRScheduler):
         self.optimizer = optimizer
         self.total_steps = resolve_total_steps(total_steps, epochs, steps_per_epoch)
         ends = phase_ends(self.total_steps, pct_start, three_phase, anneal_strategy)
-        if three_phase:
-            points = [("initial_lr", "max_momentum"), ("max_lr", "base_momentum")]
-            points += [("initial_lr", "max_momentum"), ("min_lr", "max_momentum")]
-        else:
-            points = [("initial_lr", "max_momentum"), ("max_lr", "base_momentum"), ("min_lr", "max_momentum")]
+        lr_points, momentum_points = phase_points(three_phase)
         self._schedule_phases = [
             {
                 "end_step": end,
-                "start_lr": start[0],
-                "end_lr": finish[0],
-                "start_momentum": start[1],
-                "end_momentum": finish[1],
+                "start_lr": lr_points[index],
+                "end_lr": lr_points[index + 1],
+                "start_momentum": momentum_points[index],
+                "end_momentum": momentum_points[index + 1],
             }
-            for end, start, finish in zip(ends, points, points[1:])
+            for index, end in enumerate(ends)
         ]
         self._anneal_func_type = anneal_strategy
         max_lrs = per_group_values("max_lr", optimizer, max_lr)
@@ -118,9 +105,6 @@ class OneCycleLR(LRScheduler):
                 start_momentum_cycle(optimizer, self.use_beta1, max_momentums, base_momentums)
         super().__init__(optimizer, last_epoch)
 
-    def _anneal(self, start: float, end: float, pct: float) -> float:
-        return (_cos_anneal if self._anneal_func_type == "cos" else _linear_anneal)(start, end, pct)
-
     def get_lr(self) -> list[Any]:
         """The lrs at step ``last_epoch``; also writes the momenta into the groups."""
         self._warn_if_outside_step()
@@ -136,8 +120,10 @@ class OneCycleLR(LRScheduler):
                     break
                 start_step = phase["end_step"]
             pct = (step - start_step) / (phase["end_step"] - start_step)
-            lrs.append(self._anneal(group[phase["start_lr"]], group[phase["end_lr"]], pct))
+            lrs.append(anneal(self._anneal_func_type, group[phase["start_lr"]], group[phase["end_lr"]], pct))
             if self.cycle_momentum:
-                momentum = self._anneal(group[phase["start_momentum"]], group[phase["end_momentum"]], pct)
+                momentum = anneal(
+                    self._anneal_func_type, group[phase["start_momentum"]], group[phase["end_momentum"]], pct
+                )
                 set_momentum(self.optimizer, group, momentum, self.use_beta1)
         return lrs
