@@ -35,6 +35,7 @@ from functional_optim.schedules.schedule import (
     Schedule,
     as_float,
     divide,
+    exact,
     float_epoch,
     int_constants,
     one_value,
@@ -81,17 +82,13 @@ def _check_first_phase(ends: list[float], pct_start: float, total_steps: int) ->
         )
 
 
-def _exact(product: Any) -> Any:
-    return product
-
-
 def anneal(
     anneal_strategy: str,
     start: Any,
     end: Any,
     pct: Any,
     cos: Callable[[Any], Any] = math.cos,
-    round_product: Callable[[Any], Any] = _exact,
+    round_product: Callable[[Any], Any] = exact,
 ) -> Any:
     """torch's ``_annealing_cos`` or ``_annealing_linear`` from ``start`` to ``end`` at ``pct`` (in [0, 1]).
 

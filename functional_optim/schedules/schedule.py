@@ -127,6 +127,11 @@ def rounded(product: jax.Array) -> jax.Array:
     return jnp.where(product == product, product, jnp.nan)
 
 
+def exact(product: Any) -> Any:
+    """``product`` unchanged: :func:`rounded`'s counterpart on Python numbers, whose arithmetic has no FMA."""
+    return product
+
+
 def int_constants(values: Sequence[int], like: jax.Array) -> jax.Array:
     """Python ints as an array of ``like``'s integer dtype, clipped to its range."""
     info = jnp.iinfo(like.dtype)

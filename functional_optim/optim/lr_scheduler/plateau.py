@@ -96,9 +96,6 @@ class ReduceLROnPlateau(LRScheduler):
         """Whether bad steps are currently ignored."""
         return self.cooldown_counter > 0
 
-    def _is_better(self, current: float, best: float) -> bool:
-        return plateau.is_better(current, best, self.mode, self.threshold, self.threshold_mode)
-
     def step(self, metrics: Any, epoch: int | None = None) -> None:
         """Takes the epoch's metric (a number or a one-element array) and reduces the lrs on a plateau.
 
@@ -112,14 +109,15 @@ class ReduceLROnPlateau(LRScheduler):
         else:
             warnings.warn(EPOCH_DEPRECATION_WARNING, UserWarning, stacklevel=2)
         self.last_epoch = epoch
-        if self._is_better(current, self.best):
-            self.best = current
-            self.num_bad_epochs = 0
-        else:
-            self.num_bad_epochs += 1
-        if self.in_cooldown:
-            self.cooldown_counter -= 1
-            self.num_bad_epochs = 0
+        self.best, self.num_bad_epochs, self.cooldown_counter = plateau.count_bad_epochs(
+            current,
+            self.best,
+            self.num_bad_epochs,
+            self.cooldown_counter,
+            self.mode,
+            self.threshold,
+            self.threshold_mode,
+        )
         if self.num_bad_epochs > self.patience:
             self._reduce_lr(epoch)
             self.cooldown_counter = self.cooldown
@@ -139,7 +137,7 @@ class ReduceLROnPlateau(LRScheduler):
             self.min_lrs = [self.default_min_lr] * len(groups)
         for group, min_lr in zip(groups, self.min_lrs):
             old_lr = float(group["lr"])
-            new_lr = max(old_lr * self.factor, min_lr)
+            new_lr = plateau.reduced_lr(old_lr, self.factor, min_lr)
             if old_lr - new_lr > self.eps:
                 self.optimizer.set_group_value(group, "lr", new_lr)
 
