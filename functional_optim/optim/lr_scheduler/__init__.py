@@ -29,13 +29,17 @@ torch's warning; ``state_dict()`` is the instance's ``__dict__`` without the opt
 torch's keys, and ``load_state_dict`` restores it. The arithmetic is torch's, on Python floats,
 in torch's order, so the lrs are the very floats torch computes.
 
-The pure schedules of :mod:`functional_optim.schedules` are the closed forms of these classes
-for a scheduler stepped alone from the start; the classes use them to validate their arguments
-(torch's errors). Each class docstring says where its recursive sequence and the pure function
-differ. The classes do not compute their values with the pure functions: torch calls
-``lr_lambda`` and ``scale_fn`` with Python ints (they need not be traceable), reads the groups'
-current values at every step, and supports fractional epochs in
-``CosineAnnealingWarmRestarts.step(epoch)``.
+The classes are a thin layer over :mod:`functional_optim.schedules`, laid out the same way
+(``multiplicative``, ``cosine``, ``cyclic``, ``one_cycle``, ``composite``, ``plateau``; the
+base class in ``scheduler``): the argument checks, torch's chainable rules ``(lr, epoch) -> lr``
+and closed forms (:mod:`functional_optim.schedules.chainable`), the cyclic and one-cycle
+formulas and the plateau rule are written once there, on Python numbers, and used by both.
+The classes keep what only a stateful scheduler has: the optimizer's groups, ``last_epoch``,
+the step-order warnings, ``step(epoch)`` and the state_dict. The pure schedules are the
+closed forms of these classes for a scheduler stepped alone from the start; each class
+docstring says where its recursive sequence and the pure function differ. torch calls
+``lr_lambda`` and ``scale_fn`` with Python ints (they need not be traceable) and
+``CosineAnnealingWarmRestarts.step(epoch)`` takes fractional epochs.
 
 A group ``lr`` given as an array (torch's Tensor lr) stays an array of its dtype: the
 schedulers' arithmetic then runs on it, and the new value replaces it (torch fills its tensor
