@@ -58,6 +58,16 @@ def _restart_points(T_0: int, T_mult: int) -> tuple[list[int], list[int]]:
     return starts, periods
 
 
+def check_warm_restarts(T_0: int, T_mult: int, eta_min: float) -> None:
+    """CosineAnnealingWarmRestarts' checks of its arguments (torch's messages)."""
+    if T_0 <= 0 or not isinstance(T_0, int):
+        raise ValueError(f"Expected positive integer T_0, but got {T_0}")
+    if T_mult < 1 or not isinstance(T_mult, int):
+        raise ValueError(f"Expected integer T_mult >= 1, but got {T_mult}")
+    if not isinstance(eta_min, (float, int)):
+        raise ValueError(f"Expected float or int eta_min, but got {eta_min} of type {type(eta_min)}")
+
+
 def cosine_annealing_warm_restarts(base_lr: Any, T_0: int, T_mult: int = 1, eta_min: float = 0.0) -> Schedule:
     r"""``torch.optim.lr_scheduler.CosineAnnealingWarmRestarts``: cosine annealing restarted every :math:`T_i` epochs.
 
@@ -81,12 +91,7 @@ def cosine_annealing_warm_restarts(base_lr: Any, T_0: int, T_mult: int = 1, eta_
     Raises:
       ValueError: an argument out of range or of the wrong type (torch's messages).
     """
-    if T_0 <= 0 or not isinstance(T_0, int):
-        raise ValueError(f"Expected positive integer T_0, but got {T_0}")
-    if T_mult < 1 or not isinstance(T_mult, int):
-        raise ValueError(f"Expected integer T_mult >= 1, but got {T_mult}")
-    if not isinstance(eta_min, (float, int)):
-        raise ValueError(f"Expected float or int eta_min, but got {eta_min} of type {type(eta_min)}")
+    check_warm_restarts(T_0, T_mult, eta_min)
     starts, periods = _restart_points(T_0, T_mult)
 
     def lr(epoch: jax.Array) -> jax.Array:

@@ -19,6 +19,7 @@ the lr from its bounds at every step, so the sequence is this closed form exactl
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -30,7 +31,7 @@ from functional_optim.schedules.schedule import Schedule, as_float, divide, floa
 _MODES = ("triangular", "triangular2", "exp_range")
 
 
-def _scale_policy(
+def scale_policy(
     mode: str, gamma: float, scale_fn: Callable[[Any], Any] | None, scale_mode: str
 ) -> tuple[Callable[[jax.Array], Any], bool]:
     """``(scale_fn, by_cycle)``: torch's scale function and whether it takes the cycle number."""
@@ -38,24 +39,56 @@ def _scale_policy(
         if not callable(scale_fn):
             raise TypeError(f"'{type(scale_fn).__name__}' object is not callable (scale_fn)")
         return scale_fn, scale_mode == "cycle"
+    return builtin_scale(mode, gamma, power)
+
+
+def _flat(x: Any) -> float:
+    del x  # triangular: the same amplitude in every cycle
+    return 1.0
+
+
+def _halving(x: Any, pow_fn: Callable[[Any, Any], Any]) -> Any:
+    return 1 / pow_fn(2.0, x - 1)
+
+
+def _exponential(gamma: float, x: Any, pow_fn: Callable[[Any, Any], Any]) -> Any:
+    return pow_fn(gamma, x)
+
+
+def builtin_scale(mode: str, gamma: float, pow_fn: Callable[[Any, Any], Any]) -> tuple[Callable[[Any], Any], bool]:
+    r"""``(scale_fn, by_cycle)`` of a built-in ``mode``: torch's scale function and the ``scale_mode`` it forces.
+
+    ``'triangular'``: :math:`\sigma = 1`; ``'triangular2'``: :math:`\sigma(c) = 1 / 2^{c-1}`;
+    both by cycle. ``'exp_range'``: :math:`\sigma(e) = \gamma^e`, by iteration. ``pow_fn`` is
+    the power: :func:`~functional_optim.schedules.schedule.power` on traced epochs,
+    ``operator.pow`` on Python numbers (torch's). The functions pickle (no lambdas).
+
+    Raises:
+      ValueError: an unknown ``mode`` (torch's message).
+    """
     if mode not in _MODES:
         raise ValueError(f"mode is invalid and scale_fn is None (mode={mode!r}, expected one of {_MODES})")
     if mode == "triangular":
-        return (lambda x: 1.0), True
+        return _flat, True
     if mode == "triangular2":
-        return (lambda x: 1 / power(2.0, x - 1)), True
-    return (lambda x: power(gamma, x)), False  # exp_range: torch forces scale_mode='iterations'
+        return functools.partial(_halving, pow_fn=pow_fn), True
+    return functools.partial(_exponential, gamma, pow_fn=pow_fn), False
 
 
-def _cycle_position(step_size_up: float, step_size_down: float | None) -> Callable[[jax.Array], tuple[Any, Any]]:
-    """``epoch -> (cycle, height)``: the cycle number and the fraction of the amplitude."""
+def cycle_sizes(step_size_up: float, step_size_down: float | None) -> tuple[float, float]:
+    """torch's ``(total_size, step_ratio)``: the iterations of a cycle and the rising fraction of them."""
     up = float(step_size_up)
     total_size = up + (float(step_size_down) if step_size_down is not None else up)
     if total_size == 0:
         raise ZeroDivisionError(
             f"float division by zero (step_size_up + step_size_down = {step_size_up} + {step_size_down} = 0)"
         )
-    step_ratio = up / total_size
+    return total_size, up / total_size
+
+
+def _cycle_position(step_size_up: float, step_size_down: float | None) -> Callable[[jax.Array], tuple[Any, Any]]:
+    """``epoch -> (cycle, height)``: the cycle number and the fraction of the amplitude."""
+    total_size, step_ratio = cycle_sizes(step_size_up, step_size_down)
 
     def position(epoch: jax.Array) -> tuple[Any, Any]:
         progress = 1 + divide(float_epoch(epoch), total_size)
@@ -87,7 +120,7 @@ def _cyclic(
 ) -> Schedule:
     """The lr rises from ``low`` towards ``high``; the momentum falls from ``high`` towards ``low``."""
     position = _cycle_position(step_size_up, step_size_down)
-    scale, by_cycle = _scale_policy(mode, gamma, scale_fn, scale_mode)
+    scale, by_cycle = scale_policy(mode, gamma, scale_fn, scale_mode)
 
     def value(epoch: jax.Array) -> jax.Array:
         cycle, height = position(epoch)
@@ -180,8 +213,8 @@ def cyclic_lr(
     base_lr = one_value("base_lr", base_lr)
     max_lr = one_value("max_lr", max_lr)
     cycle = (step_size_up, step_size_down, mode, gamma, scale_fn, scale_mode)
-    _cycle_position(step_size_up, step_size_down)  # torch's order: the sizes, the mode, the momenta
-    _scale_policy(mode, gamma, scale_fn, scale_mode)
+    cycle_sizes(step_size_up, step_size_down)  # torch's order: the sizes, the mode, the momenta
+    scale_policy(mode, gamma, scale_fn, scale_mode)
     momentum = cyclic_momentum(base_momentum, max_momentum, *cycle) if cycle_momentum else None
     _check_first_step(step_size_up)
     return _cyclic("CyclicLR", base_lr, max_lr, True, *cycle, momentum=momentum)

@@ -12,6 +12,7 @@ where the functions follow the recursive sequence. ``Schedule.factor`` is :math:
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 from collections.abc import Callable, Iterable
@@ -21,6 +22,15 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
+from functional_optim.schedules.chainable import (
+    constant_lr_closed_form,
+    exponential_lr_step,
+    linear_lr_closed_form,
+    milestones_passed,
+    multiplicative_lr_step,
+    polynomial_lr_closed_form,
+    polynomial_lr_step,
+)
 from functional_optim.schedules.schedule import (
     EpochFn,
     RestartFn,
@@ -56,6 +66,23 @@ def _multiplicative(
 
 def _constant(base_lr: Any, value: float) -> RestartFn:
     return lambda lr_before, epoch: as_float(base_lr) * value
+
+
+def check_constant_factor(factor: float) -> None:
+    """ConstantLR's check of ``factor`` (torch's message)."""
+    if factor > 1.0 or factor < 0:
+        raise ValueError(f"Constant multiplicative factor expected to be between 0 and 1. (factor={factor!r})")
+
+
+def check_linear_factors(start_factor: float, end_factor: float) -> None:
+    """LinearLR's checks of ``start_factor`` and ``end_factor`` (torch's messages)."""
+    if start_factor > 1.0 or start_factor <= 0:
+        raise ValueError(
+            "Starting multiplicative factor expected to be greater than 0 and less or equal to 1. "
+            f"(start_factor={start_factor!r})"
+        )
+    if end_factor > 1.0 or end_factor < 0:
+        raise ValueError(f"Ending multiplicative factor expected to be between 0 and 1. (end_factor={end_factor!r})")
 
 
 def lambda_lr(base_lr: Any, lr_lambda: Callable[[Any], Any]) -> Schedule:
@@ -102,7 +129,11 @@ def multiplicative_lr(base_lr: Any, lr_lambda: Callable[[Any], Any]) -> Schedule
 
     def product(first: int, epoch: jax.Array, value: jax.Array) -> jax.Array:
         """``value * lr_lambda(first) * ... * lr_lambda(epoch)``, multiplied left to right."""
-        return jax.lax.fori_loop(first, epoch + 1, lambda k, lr: jnp.asarray(lr * lr_lambda(k)).astype(lr.dtype), value)
+
+        def body(k: jax.Array, lr: jax.Array) -> jax.Array:
+            return jnp.asarray(multiplicative_lr_step(lr, k, lr_lambda)).astype(lr.dtype)
+
+        return jax.lax.fori_loop(first, epoch + 1, body, value)
 
     return Schedule(
         "MultiplicativeLR",
@@ -163,7 +194,7 @@ def multi_step_lr(base_lr: Any, milestones: Iterable[int], gamma: float = 0.1) -
             raise TypeError(f"milestones must be numbers, but milestones[{index}] is {milestone!r}")
     hits = sorted(int(m) for m in milestones if integral(m) and m >= 0)
     restart = None
-    at_restart = sum(1 for m in milestones if m <= 0)  # torch's closed form at epoch 0
+    at_restart = milestones_passed(milestones, 0)  # torch's closed form at epoch 0
     if at_restart != hits.count(0):
         later = [m for m in hits if m > 0]
         restart = lambda lr_before, epoch: (  # noqa: E731
@@ -199,8 +230,7 @@ def constant_lr(base_lr: Any, factor: float = 1.0 / 3, total_iters: int = 5) -> 
     Raises:
       ValueError: ``factor`` outside [0, 1] (torch's message).
     """
-    if factor > 1.0 or factor < 0:
-        raise ValueError(f"Constant multiplicative factor expected to be between 0 and 1. (factor={factor!r})")
+    check_constant_factor(factor)
     restored = factor * (1.0 / factor) if factor != 0 else 1.0
     if integral(total_iters) and total_iters >= 1:
         threshold = int(total_iters)
@@ -213,7 +243,7 @@ def constant_lr(base_lr: Any, factor: float = 1.0 / 3, total_iters: int = 5) -> 
         def scale(epoch: jax.Array) -> jax.Array:
             return jnp.full(epoch.shape, factor, float_epoch(epoch).dtype)
 
-    restart = _constant(base_lr, factor + (1 - factor)) if total_iters <= 0 else None
+    restart = _constant(base_lr, constant_lr_closed_form(0, factor, total_iters)) if total_iters <= 0 else None
     return _multiplicative("ConstantLR", base_lr, scale, restart=restart)
 
 
@@ -239,13 +269,7 @@ def linear_lr(base_lr: Any, start_factor: float = 1.0 / 3, end_factor: float = 1
     Raises:
       ValueError: ``start_factor`` or ``end_factor`` out of range (torch's messages).
     """
-    if start_factor > 1.0 or start_factor <= 0:
-        raise ValueError(
-            "Starting multiplicative factor expected to be greater than 0 and less or equal to 1. "
-            f"(start_factor={start_factor!r})"
-        )
-    if end_factor > 1.0 or end_factor < 0:
-        raise ValueError(f"Ending multiplicative factor expected to be between 0 and 1. (end_factor={end_factor!r})")
+    check_linear_factors(start_factor, end_factor)
     if total_iters > 0:
         last = math.floor(total_iters) if math.isfinite(total_iters) else None
 
@@ -265,7 +289,7 @@ def linear_lr(base_lr: Any, start_factor: float = 1.0 / 3, end_factor: float = 1
             "with the closed form, which divides by total_iters)"
         )
     elif total_iters < 0:
-        restart = _constant(base_lr, start_factor + (end_factor - start_factor) * total_iters / total_iters)
+        restart = _constant(base_lr, linear_lr_closed_form(0, start_factor, end_factor, total_iters))
     return _multiplicative("LinearLR", base_lr, scale, restart=restart)
 
 
@@ -281,7 +305,10 @@ def exponential_lr(base_lr: Any, gamma: float) -> Schedule:
       gamma: the decay factor :math:`\gamma` (required, not validated, as in torch).
     """
     return _multiplicative(
-        "ExponentialLR", base_lr, lambda epoch: power(gamma, epoch), unguarded_first_step=lambda: gamma
+        "ExponentialLR",
+        base_lr,
+        lambda epoch: power(gamma, epoch),
+        unguarded_first_step=lambda: exponential_lr_step(1.0, 0, gamma),
     )
 
 
@@ -308,18 +335,15 @@ def polynomial_lr(base_lr: Any, total_iters: int = 5, power: float = 1.0) -> Sch
             done = epoch if last is None else jnp.minimum(epoch, int_constants([last], epoch)[0])
             return (1.0 - divide(float_epoch(done), total_iters)) ** power
 
-        def first_step() -> float:  # torch's decay factor at epoch 0, had its guard not returned early
-            return ((1.0 - 0 / total_iters) / (1.0 - (0 - 1) / total_iters)) ** power
-
     else:
 
         def scale(epoch: jax.Array) -> jax.Array:
             return jnp.ones(epoch.shape, float_epoch(epoch).dtype)
 
-        def first_step() -> float:  # epoch 0 > total_iters: torch leaves the lr alone
-            return 1.0
-
-    unguarded_first_step: Callable[[], Any] | BaseException = first_step
+    # torch's decay factor at epoch 0, had its guard not returned early
+    unguarded_first_step: Callable[[], Any] | BaseException = functools.partial(
+        polynomial_lr_step, 1.0, 0, total_iters, power
+    )
     restart: RestartFn | BaseException | None = None
     if total_iters == 0:
         unguarded_first_step = restart = ZeroDivisionError(
@@ -327,5 +351,5 @@ def polynomial_lr(base_lr: Any, total_iters: int = 5, power: float = 1.0) -> Sch
             "restarts it, or runs its first step unguarded)"
         )
     elif total_iters < 0:
-        restart = _constant(base_lr, (1.0 - total_iters / total_iters) ** power)
+        restart = _constant(base_lr, polynomial_lr_closed_form(0, total_iters, power))
     return _multiplicative("PolynomialLR", base_lr, scale, restart=restart, unguarded_first_step=unguarded_first_step)

@@ -35,6 +35,7 @@ from functional_optim.schedules.schedule import (
     Schedule,
     as_float,
     divide,
+    exact,
     float_epoch,
     int_constants,
     one_value,
@@ -42,7 +43,8 @@ from functional_optim.schedules.schedule import (
 )
 
 
-def _total_steps(total_steps: Any, epochs: Any, steps_per_epoch: Any) -> int:
+def resolve_total_steps(total_steps: Any, epochs: Any, steps_per_epoch: Any) -> int:
+    """torch's number of steps: ``total_steps``, else ``epochs * steps_per_epoch`` (torch's checks)."""
     if total_steps is not None:
         if total_steps <= 0 or not isinstance(total_steps, int):
             raise ValueError(f"Expected positive integer total_steps, but got {total_steps}")
@@ -59,7 +61,7 @@ def _total_steps(total_steps: Any, epochs: Any, steps_per_epoch: Any) -> int:
     )
 
 
-def _phase_ends(total_steps: int, pct_start: Any, three_phase: bool, anneal_strategy: str) -> list[float]:
+def phase_ends(total_steps: int, pct_start: Any, three_phase: bool, anneal_strategy: str) -> list[float]:
     """The end step of each phase, validating ``pct_start`` and ``anneal_strategy`` in torch's order."""
     ends = [float(pct_start * total_steps) - 1]
     if three_phase:
@@ -80,17 +82,38 @@ def _check_first_phase(ends: list[float], pct_start: float, total_steps: int) ->
         )
 
 
-def _anneal(anneal_strategy: str) -> Callable[[Any, Any, jax.Array], jax.Array]:
+def anneal(
+    anneal_strategy: str,
+    start: Any,
+    end: Any,
+    pct: Any,
+    cos: Callable[[Any], Any] = math.cos,
+    round_product: Callable[[Any], Any] = exact,
+) -> Any:
+    """torch's ``_annealing_cos`` or ``_annealing_linear`` from ``start`` to ``end`` at ``pct`` (in [0, 1]).
+
+    On Python numbers by default (torch's floats); the schedules pass ``jnp.cos`` and
+    :func:`~functional_optim.schedules.schedule.rounded` for traced values.
+    """
     if anneal_strategy == "cos":
-        return lambda start, end, pct: end + rounded((start - end) / 2.0 * (jnp.cos(math.pi * pct) + 1))
-    return lambda start, end, pct: rounded((end - start) * pct) + start
+        return end + round_product((start - end) / 2.0 * (cos(math.pi * pct) + 1))
+    return round_product((end - start) * pct) + start
+
+
+def phase_points(three_phase: bool) -> tuple[list[str], list[str]]:
+    """The values the phases go through, by torch's group keys: ``(lr points, momentum points)``."""
+    if three_phase:
+        return (
+            ["initial_lr", "max_lr", "initial_lr", "min_lr"],
+            ["max_momentum", "base_momentum", "max_momentum", "max_momentum"],
+        )
+    return ["initial_lr", "max_lr", "min_lr"], ["max_momentum", "base_momentum", "max_momentum"]
 
 
 def _phased(
     name: str, total_steps: int, ends: list[float], anneal_strategy: str, points: list[Any], base: Any, **kwargs: Any
 ) -> Schedule:
     """The schedule through ``points`` (one more than phases), over torch's phases."""
-    anneal = _anneal(anneal_strategy)
 
     def value(epoch: jax.Array) -> jax.Array:
         step = float_epoch(jnp.minimum(epoch, int_constants([total_steps], epoch)[0]))
@@ -100,7 +123,7 @@ def _phased(
             start = ends[index - 1] if index else 0.0
             length = ends[index] - start
             pct = divide(step - start, length) if length else jnp.ones_like(step)  # torch divides by 0 at step T
-            annealed = anneal(values[index], values[index + 1], pct)
+            annealed = anneal(anneal_strategy, values[index], values[index + 1], pct, jnp.cos, rounded)
             result = annealed if result is None else jnp.where(step <= ends[index], annealed, result)
         return result
 
@@ -122,10 +145,10 @@ def one_cycle_momentum(
     It anneals from ``max_momentum`` to ``base_momentum`` while the lr warms up, and back to
     ``max_momentum`` (where it stays in the third phase). Arguments as :func:`one_cycle_lr`.
     """
-    total = _total_steps(total_steps, epochs, steps_per_epoch)
-    ends = _phase_ends(total, pct_start, three_phase, anneal_strategy)
+    total = resolve_total_steps(total_steps, epochs, steps_per_epoch)
+    ends = phase_ends(total, pct_start, three_phase, anneal_strategy)
     low, high = one_value("base_momentum", base_momentum), one_value("max_momentum", max_momentum)
-    points = [high, low, high, high] if three_phase else [high, low, high]
+    points = [{"max_momentum": high, "base_momentum": low}[key] for key in phase_points(three_phase)[1]]
     _check_first_phase(ends, pct_start, total)
     return _phased("OneCycleLR momentum", total, ends, anneal_strategy, points, low)
 
@@ -174,12 +197,13 @@ def one_cycle_lr(
       ValueError: torch's errors for the step counts, ``pct_start`` and ``anneal_strategy``.
       ZeroDivisionError: ``pct_start * total_steps == 1`` (torch's first phase is empty).
     """
-    total = _total_steps(total_steps, epochs, steps_per_epoch)
-    ends = _phase_ends(total, pct_start, three_phase, anneal_strategy)
+    total = resolve_total_steps(total_steps, epochs, steps_per_epoch)
+    ends = phase_ends(total, pct_start, three_phase, anneal_strategy)
     max_lr = one_value("max_lr", max_lr)
     initial_lr = max_lr / div_factor
     min_lr = initial_lr / final_div_factor
-    points = [initial_lr, max_lr, initial_lr, min_lr] if three_phase else [initial_lr, max_lr, min_lr]
+    values = {"initial_lr": initial_lr, "max_lr": max_lr, "min_lr": min_lr}
+    points = [values[key] for key in phase_points(three_phase)[0]]
     momentum = None
     if cycle_momentum:
         momentum = one_cycle_momentum(

@@ -44,7 +44,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from functional_optim.hyperparams import scalar_dtype
-from functional_optim.schedules.schedule import rounded
+from functional_optim.schedules.schedule import exact, rounded
 
 MODES = ("min", "max")
 THRESHOLD_MODES = ("rel", "abs")
@@ -98,6 +98,11 @@ def check_modes(mode: str, threshold_mode: str) -> None:
         )
 
 
+def min_lrs_mismatch(expected: int, min_lr: Sequence[float], note: str) -> ValueError:
+    """torch's error for a ``min_lr`` list whose length is not the number of lrs (``note`` says which)."""
+    return ValueError(f"expected {expected} min_lrs, got {len(min_lr)}{note}")
+
+
 def worst_value(mode: str) -> float:
     """The initial ``best``: the worst metric for ``mode`` (torch's ``mode_worse``)."""
     return math.inf if mode == "min" else -math.inf
@@ -115,6 +120,45 @@ def is_better(current: Any, best: Any, mode: str, threshold: float, threshold_mo
     if threshold_mode == "rel":
         return current > best * (threshold + 1.0)
     return current > best + threshold
+
+
+def _select(condition: Any, if_true: Any, if_false: Any) -> Any:
+    return if_true if condition else if_false
+
+
+def count_bad_epochs(
+    current: Any,
+    best: Any,
+    num_bad_epochs: Any,
+    cooldown_counter: Any,
+    mode: str,
+    threshold: float,
+    threshold_mode: str,
+    select: Callable[[Any, Any, Any], Any] = _select,
+) -> tuple[Any, Any, Any]:
+    """torch's ``step(metrics)`` up to the plateau test: ``(best, num_bad_epochs, cooldown_counter)``.
+
+    The rule of the module docstring, in torch's order; a plateau is then ``num_bad_epochs >
+    patience``. On Python numbers by default (the class); the pure ``update`` passes
+    ``jnp.where`` as ``select`` for traced values.
+    """
+    better = is_better(current, best, mode, threshold, threshold_mode)
+    best = select(better, current, best)
+    num_bad_epochs = select(better, 0, num_bad_epochs + 1)
+    in_cooldown = cooldown_counter > 0
+    cooldown_counter = select(in_cooldown, cooldown_counter - 1, cooldown_counter)
+    return best, select(in_cooldown, 0, num_bad_epochs), cooldown_counter
+
+
+def reduced_lr(
+    lr: Any,
+    factor: float,
+    min_lr: Any,
+    maximum: Callable[[Any, Any], Any] = max,
+    round_product: Callable[[Any], Any] = exact,
+) -> Any:
+    """torch's reduced lr, ``max(lr * factor, min_lr)`` (applied only if it moves the lr by more than ``eps``)."""
+    return maximum(round_product(lr * factor), min_lr)
 
 
 def _lr_array(lr: Any) -> jax.Array:
@@ -165,9 +209,8 @@ def reduce_lr_on_plateau(
     def init(lr: Any) -> ReduceLROnPlateauState:
         lr = _lr_array(lr)
         if per_group_min_lr and lr.shape != (len(min_lr),):
-            raise ValueError(
-                f"expected {lr.size} min_lrs, got {len(min_lr)} (min_lr has one entry per lr given to init, "
-                f"which has shape {lr.shape})"
+            raise min_lrs_mismatch(
+                lr.size, min_lr, f" (min_lr has one entry per lr given to init, which has shape {lr.shape})"
             )
         return ReduceLROnPlateauState(
             lr=lr,
@@ -179,15 +222,18 @@ def reduce_lr_on_plateau(
 
     def update(metric: Any, state: ReduceLROnPlateauState) -> ReduceLROnPlateauState:
         current = jnp.reshape(jnp.asarray(metric, scalar_dtype()), ())
-        better = is_better(current, state.best, mode, threshold, threshold_mode)
-        best = jnp.where(better, current, state.best)
-        num_bad_epochs = jnp.where(better, 0, state.num_bad_epochs + 1)
-        in_cooldown = state.cooldown_counter > 0
-        cooldown_counter = jnp.where(in_cooldown, state.cooldown_counter - 1, state.cooldown_counter)
-        num_bad_epochs = jnp.where(in_cooldown, 0, num_bad_epochs)
-
+        best, num_bad_epochs, cooldown_counter = count_bad_epochs(
+            current,
+            state.best,
+            state.num_bad_epochs,
+            state.cooldown_counter,
+            mode,
+            threshold,
+            threshold_mode,
+            jnp.where,
+        )
         plateau = num_bad_epochs > patience
-        reduced = jnp.maximum(rounded(state.lr * factor), jnp.asarray(min_lr, state.lr.dtype))
+        reduced = reduced_lr(state.lr, factor, jnp.asarray(min_lr, state.lr.dtype), jnp.maximum, rounded)
         lr = jnp.where(plateau & (state.lr - reduced > eps), reduced, state.lr)
         return ReduceLROnPlateauState(
             lr=lr,

@@ -127,10 +127,31 @@ def rounded(product: jax.Array) -> jax.Array:
     return jnp.where(product == product, product, jnp.nan)
 
 
+def exact(product: Any) -> Any:
+    """``product`` unchanged: :func:`rounded`'s counterpart on Python numbers, whose arithmetic has no FMA."""
+    return product
+
+
 def int_constants(values: Sequence[int], like: jax.Array) -> jax.Array:
     """Python ints as an array of ``like``'s integer dtype, clipped to its range."""
     info = jnp.iinfo(like.dtype)
     return jnp.asarray([min(max(int(v), int(info.min)), int(info.max)) for v in values], like.dtype)
+
+
+def per_group(name: str, value: Any, groups: int, note: str = "") -> list[Any]:
+    """One ``value`` per param group: a list or tuple of ``groups`` values, or one value for all.
+
+    torch's check of its per-group arguments (``base_lr``, ``max_momentum``, ...); ``note``
+    is added to its message.
+    """
+    if isinstance(value, (list, tuple)):
+        if len(value) != groups:
+            raise ValueError(
+                f"{name} must have the same length as optimizer.param_groups. "
+                f"{name} has {len(value)} values, param_groups has {groups}.{note}"
+            )
+        return list(value)
+    return [value] * groups
 
 
 def one_value(name: str, value: Any) -> Any:
@@ -140,28 +161,31 @@ def one_value(name: str, value: Any) -> Any:
     group, so a one-element list is accepted as torch with one group would; a longer one raises
     torch's error for a one-group optimizer.
     """
-    if isinstance(value, (list, tuple)):
-        if len(value) != 1:
-            raise ValueError(
-                f"{name} must have the same length as optimizer.param_groups. "
-                f"{name} has {len(value)} values, param_groups has 1. "
-                "(a schedule is for one param group: build one schedule per group)"
-            )
-        return value[0]
-    return value
+    return per_group(name, value, 1, " (a schedule is for one param group: build one schedule per group)")[0]
+
+
+def per_group_lambdas(lr_lambda: Any, groups: int, note: str = "") -> list[Any]:
+    """One ``lr_lambda`` per param group, as LambdaLR and MultiplicativeLR take it (torch's message)."""
+    if isinstance(lr_lambda, (list, tuple)):
+        if len(lr_lambda) != groups:
+            raise ValueError(f"Expected {groups} lr_lambdas, but got {len(lr_lambda)}{note}")
+        return list(lr_lambda)
+    return [lr_lambda] * groups
+
+
+def check_lambdas(lr_lambdas: Sequence[Any]) -> None:
+    """MultiplicativeLR's check that every ``lr_lambda`` is callable (torch's message)."""
+    for lr_lambda in lr_lambdas:
+        if not callable(lr_lambda):
+            raise TypeError(f"lr_lambda should be a function, but got {type(lr_lambda).__name__}")
 
 
 def one_lambda(lr_lambda: Any) -> Any:
     """``lr_lambda``, or the only entry of a one-element list, as LambdaLR/MultiplicativeLR take it."""
-    if isinstance(lr_lambda, (list, tuple)):
-        if len(lr_lambda) != 1:
-            raise ValueError(
-                f"Expected 1 lr_lambdas, but got {len(lr_lambda)} "
-                "(lr_lambda: a schedule is for one param group: build one schedule per group)"
-            )
-        lr_lambda = lr_lambda[0]
-    if not callable(lr_lambda):
-        raise TypeError(f"lr_lambda should be a function, but got {type(lr_lambda).__name__}")
+    (lr_lambda,) = per_group_lambdas(
+        lr_lambda, 1, " (lr_lambda: a schedule is for one param group: build one schedule per group)"
+    )
+    check_lambdas([lr_lambda])
     return lr_lambda
 
 
