@@ -104,8 +104,12 @@ def _group_values(optimizer: Optimizer, key: str) -> list[Any]:
     return [_copy(group[key]) for group in optimizer.param_groups]
 
 
-def _per_group(name: str, optimizer: Optimizer, value: Any) -> list[Any]:
-    """One value per param group: a list or tuple of the right length, or a value for every group."""
+def per_group(name: str, optimizer: Optimizer, value: Any) -> list[Any]:
+    """One value per param group: a list or tuple of the right length, or a value for every group.
+
+    torch's ``_format_param``, for a scheduler's per-group arguments (``max_lr``, SWALR's
+    ``swa_lr``, ...): arrays are copied, and a list of the wrong length raises torch's ValueError.
+    """
     groups = len(optimizer.param_groups)
     if isinstance(value, (list, tuple)):
         if len(value) != groups:
@@ -868,11 +872,11 @@ class CyclicLR(LRScheduler):
     ) -> None:
         _check_optimizer(optimizer)
         self.optimizer = optimizer
-        base_lrs = _per_group("base_lr", optimizer, base_lr)
+        base_lrs = per_group("base_lr", optimizer, base_lr)
         if last_epoch == -1:
             for lr, group in zip(base_lrs, optimizer.param_groups, strict=True):
                 optimizer.set_group_value(group, "lr", lr)
-        self.max_lrs = _per_group("max_lr", optimizer, max_lr)
+        self.max_lrs = per_group("max_lr", optimizer, max_lr)
         _cycle_position(step_size_up, step_size_down)  # torch's argument checks, in its order
         _scale_policy(mode, gamma, scale_fn, scale_mode)
         up = float(step_size_up)
@@ -886,8 +890,8 @@ class CyclicLR(LRScheduler):
         self.cycle_momentum = cycle_momentum
         if cycle_momentum:
             self.use_beta1 = _momentum_key(optimizer)
-            self.base_momentums = _per_group("base_momentum", optimizer, base_momentum)
-            self.max_momentums = _per_group("max_momentum", optimizer, max_momentum)
+            self.base_momentums = per_group("base_momentum", optimizer, base_momentum)
+            self.max_momentums = per_group("max_momentum", optimizer, max_momentum)
             if last_epoch == -1:
                 _start_momentum_cycle(optimizer, self.use_beta1, self.max_momentums, self.base_momentums)
         super().__init__(optimizer, last_epoch)
@@ -1036,7 +1040,7 @@ class OneCycleLR(LRScheduler):
             for end, start, finish in zip(ends, points, points[1:])
         ]
         self._anneal_func_type = anneal_strategy
-        max_lrs = _per_group("max_lr", optimizer, max_lr)
+        max_lrs = per_group("max_lr", optimizer, max_lr)
         if last_epoch == -1:
             for group, group_max_lr in zip(optimizer.param_groups, max_lrs):
                 group["initial_lr"] = group_max_lr / div_factor
@@ -1045,8 +1049,8 @@ class OneCycleLR(LRScheduler):
         self.cycle_momentum = cycle_momentum
         if cycle_momentum:
             self.use_beta1 = _momentum_key(optimizer)
-            max_momentums = _per_group("max_momentum", optimizer, max_momentum)
-            base_momentums = _per_group("base_momentum", optimizer, base_momentum)
+            max_momentums = per_group("max_momentum", optimizer, max_momentum)
+            base_momentums = per_group("base_momentum", optimizer, base_momentum)
             if last_epoch == -1:
                 _start_momentum_cycle(optimizer, self.use_beta1, max_momentums, base_momentums)
         super().__init__(optimizer, last_epoch)
