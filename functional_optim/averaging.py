@@ -38,6 +38,19 @@ import jax.numpy as jnp
 from functional_optim import elementwise
 from functional_optim.schedules.schedule import rounded
 
+__all__ = [
+    "Averaging",
+    "AveragingState",
+    "averager",
+    "check_decay",
+    "ema",
+    "ema_average",
+    "ema_multi_average",
+    "swa",
+    "swa_average",
+    "swa_multi_average",
+]
+
 Params = Any
 AvgFn = Callable[[jax.Array, jax.Array, Any], jax.Array]
 MultiAvgFn = Callable[[Sequence[jax.Array], Sequence[jax.Array], Any], list[jax.Array]]
