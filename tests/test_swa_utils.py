@@ -19,7 +19,7 @@ import pytest
 import functional_optim as fo
 from functional_optim import averaging
 from functional_optim.optim import swa_utils
-from functional_optim.optim.lr_scheduler import EPOCH_DEPRECATION_WARNING, CosineAnnealingLR
+from functional_optim.optim.lr_scheduler import CosineAnnealingLR
 
 STEPS = 6
 SHAPES = [(3, 5), (7,), ()]
@@ -442,7 +442,6 @@ def test_swalr_reaches_swa_lr_and_composes_with_cosine_without_torch():
         warnings.simplefilter("error")
         optimizer.step()
         scheduler.step()
-    assert EPOCH_DEPRECATION_WARNING.startswith("The epoch parameter")
 
 
 # -- update_bn -----------------------------------------------------------------------------------
