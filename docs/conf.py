@@ -54,6 +54,8 @@ PUBLIC_MODULES = [
     "functional_optim",
     "functional_optim.optim",
     "functional_optim.optim.lr_scheduler",
+    "functional_optim.optim.swa_utils",
+    "functional_optim.averaging",
     "functional_optim.schedules",
 ]
 

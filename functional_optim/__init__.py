@@ -18,7 +18,7 @@ torch.optim's stateful API is :mod:`functional_optim.optim`, over :class:`Parame
     optimizer.step()
 """
 
-from functional_optim import native, optim, schedules
+from functional_optim import averaging, native, optim, schedules
 from functional_optim.algorithms.adadelta import AdadeltaState, adadelta
 from functional_optim.algorithms.adafactor import AdafactorState, adafactor
 from functional_optim.algorithms.adagrad import AdagradState, adagrad
@@ -89,6 +89,7 @@ __all__ = [
     "apply_gradients",
     "apply_updates",
     "asgd",
+    "averaging",
     "backward",
     "chain",
     "clip_grad_norm",

@@ -5,7 +5,7 @@ Each class takes torch's arguments, defaults and parameter groups, keeps torch's
 (see :mod:`functional_optim.optim.optimizer`). Parameters are :class:`functional_optim.Parameter` s.
 """
 
-from functional_optim.optim import lr_scheduler
+from functional_optim.optim import lr_scheduler, swa_utils
 from functional_optim.optim.adadelta import Adadelta
 from functional_optim.optim.adafactor import Adafactor
 from functional_optim.optim.adagrad import Adagrad
@@ -48,5 +48,6 @@ __all__ = [
     "lr_scheduler",
     "register_optimizer_step_post_hook",
     "register_optimizer_step_pre_hook",
+    "swa_utils",
     "zero1",
 ]
