@@ -38,6 +38,9 @@ class AlgorithmInfo:
     steps: int = 50
     float64_rtol: float = 1e-10
     float32_rtol: float = 1e-5
+    # Why a step is not elementwise (it reduces over a parameter or the tree), or None: sharded
+    # steps of such an algorithm need collectives, and the per-entry tests leave it out.
+    reduction: str | None = None
     # Between a jitted and an eager step (XLA fuses multiply-adds under jit only); None: the
     # parity tolerances above.
     jit_rtol: float | None = None
@@ -326,6 +329,7 @@ ALGORITHMS: tuple[AlgorithmInfo, ...] = (
             ErrorInput({"d": 0.0}, ValueError, "Clipping threshold d should be >= 1 but is: 0.0"),
             ErrorInput({"weight_decay": -0.1}, ValueError, "weight_decay should be >= 0 but is: -0.1"),
         ),
+        reduction="row/column means and the RMS norms of each parameter",
     ),
     AlgorithmInfo(
         "sparse_adam",
@@ -343,6 +347,7 @@ ALGORITHMS: tuple[AlgorithmInfo, ...] = (
             _betas_error(1, (0.9, 1.0)),
         ),
         problem="embedding",
+        reduction="gathers and scatters of the gradient's rows",
     ),
     AlgorithmInfo(
         "muon",
@@ -368,6 +373,7 @@ ALGORITHMS: tuple[AlgorithmInfo, ...] = (
             ),
         ),
         problem="matrices",
+        reduction="Newton-Schulz matmuls and the Frobenius norm",
         # The bfloat16 Newton-Schulz turns a last-bit difference into one bfloat16 unit.
         jit_rtol=2**-7,
         # Default tolerances: measured over 50 steps, float64 differs from torch by <= 1.7e-15 and

@@ -12,6 +12,7 @@ into the torch scheduler.
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import re
 from collections.abc import Callable
 from typing import Any
@@ -60,8 +61,13 @@ class Spec:
     kwargs: dict[str, Any]
 
     def __repr__(self) -> str:
-        args = ",".join(f"{k}={v!r}" for k, v in self.kwargs.items())
+        args = ",".join(f"{k}={_argument_repr(v)}" for k, v in self.kwargs.items())
         return f"{self.torch_name}({args})"
+
+
+def _argument_repr(value: Any) -> str:
+    """A function by its name (its repr holds an address, which differs between pytest workers)."""
+    return value.__name__ if inspect.isfunction(value) else repr(value)
 
 
 def spec(torch_name: str, **kwargs: Any) -> Spec:

@@ -39,15 +39,15 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from tests.algorithm_table import ALGORITHMS, ALGORITHMS_BY_NAME
+
 STEPS = 4
 COLLECTIVE = re.compile(r"\b(all-reduce|all-gather|reduce-scatter|collective-permute|all-to-all)(-start)?\(")
 
 # Algorithms whose maths needs whole tensors, so XLA must add collectives to a sharded update.
 NOT_ELEMENTWISE = {
-    "muon": "Newton-Schulz matmuls and the Frobenius norm",
-    "adafactor": "row/column means and the RMS norms of each parameter",
+    **{info.name: info.reduction for info in ALGORITHMS if info.reduction},
     "lbfgs": "dot products and max-norms over all the params",
-    "sparse_adam": "gathers and scatters of the gradient's rows",
 }
 # Relative and absolute. The sharded and single-device runs do the same float64 maths; measured
 # here (jax 0.10.2, 4 steps): every elementwise algorithm, Muon (bf16 Newton-Schulz included),
@@ -99,8 +99,6 @@ ZERO1_2D_ALGORITHMS = ("adam",)
 # The problem, shared with tests/test_sharding.py (which computes the two-process reference)
 # ----------------------------------------------------------------------------------------------
 def algorithm_names() -> list[str]:
-    from tests.algorithm_table import ALGORITHMS
-
     names = [info.name for info in ALGORITHMS]
     return names + [name for name in EXTRA_ALGORITHMS if name not in names]
 
@@ -115,8 +113,6 @@ def case_names(case: Case, names: list[str]) -> list[str]:
 
 
 def default_config(name: str) -> dict:
-    from tests.algorithm_table import ALGORITHMS_BY_NAME
-
     info = ALGORITHMS_BY_NAME.get(name)
     return info.configs[0] if info is not None and info.configs else {}
 
@@ -129,8 +125,6 @@ def make_transform(name: str) -> Any:
 
 
 def host_params(name: str, seed: int = 1) -> dict[str, np.ndarray]:
-    from tests.algorithm_table import ALGORITHMS_BY_NAME
-
     info = ALGORITHMS_BY_NAME.get(name)
     two_d_only = name in TWO_D_ONLY or (info is not None and info.problem == "matrices")
     rng = np.random.default_rng(seed)

@@ -21,10 +21,10 @@ import pytest
 
 import functional_optim as fo
 from functional_optim import native
-from tests.algorithm_table import ALGORITHMS_BY_NAME
+from tests.algorithm_table import ALGORITHMS, ALGORITHMS_BY_NAME
 from tests.runner import kernel_paths, on_path
 
-NATIVE_ALGORITHMS = [name for name in ("sgd", "adam", "adamw", "rmsprop", "adagrad") if "native" in kernel_paths(name)]
+NATIVE_ALGORITHMS = [info.name for info in ALGORITHMS if "native" in kernel_paths(info.name)]
 # Every option that changes the kernel's loop, per algorithm.
 OPTION_CASES = [
     ("sgd", {"lr": 0.1}),

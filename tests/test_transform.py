@@ -90,7 +90,7 @@ def test_weight_decay_given_as_zero_is_left_out_as_torch_skips_it(name, config):
     assert not any(bool(jnp.any(jnp.isnan(leaf))) for leaf in jax.tree.leaves(state.inner_state))
 
 
-ELEMENTWISE = ("sgd", "adam", "adamw", "adamax", "adagrad", "adadelta", "rmsprop", "nadam", "radam", "rprop", "asgd")
+ELEMENTWISE = [info.name for info in ALGORITHMS if info.reduction is None]
 
 
 @pytest.mark.parametrize("dtype", [jnp.float32, jnp.bfloat16])
@@ -172,6 +172,19 @@ def test_fo_updates_refuse_keyword_arguments():
     assert not fo.takes_extra_args(tx) and fo.takes_extra_args(fo.lbfgs())
     with pytest.raises(TypeError, match="value"):
         tx.update(params, tx.init(params), params, value=1.0)
+
+
+def test_every_exported_algorithm_has_a_row_in_the_table():
+    """Every table-driven test derives its list from tests/algorithm_table.py: a missing row drops them all."""
+    exported = {
+        name
+        for name in fo.__all__
+        if callable(getattr(fo, name))
+        and not isinstance(getattr(fo, name), type)
+        and getattr(fo, name).__module__.startswith("functional_optim.algorithms.")
+    }
+    # L-BFGS's closure-driven runs have their own table: CASES in tests/make_lbfgs_golden.py.
+    assert exported - {info.name for info in ALGORITHMS} == {"lbfgs"}
 
 
 def test_complex_params_follow_their_real_view():

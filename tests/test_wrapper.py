@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import functional_optim as fo
-from functional_optim.optim import optimizer as optimizer_module
+from functional_optim.optim import compiled_step
 from tests.runner import tolerances
 from tests.wrapper_runs import STEPS, WRAPPED, JaxRun, TorchRun, run_scenario, skip_unimplemented, to_numpy
 
@@ -100,13 +100,13 @@ class _TraceCounter:
 
     def __init__(self, monkeypatch):
         self.count = 0
-        body = optimizer_module._apply_transforms
+        body = compiled_step.apply_transforms
 
         def counted(*args, **kwargs):
             self.count += 1
             return body(*args, **kwargs)
 
-        monkeypatch.setattr(optimizer_module, "_apply_transforms", counted)
+        monkeypatch.setattr(compiled_step, "apply_transforms", counted)
 
 
 def _two_groups(optimizer_class, **kwargs):

@@ -13,7 +13,6 @@ import numpy as np
 import pytest
 
 import functional_optim as fo
-from functional_optim.optim import optimizer as optimizer_module
 from tests.algorithm_table import ERROR_CASES
 from tests.runner import jax_kwargs
 from tests.wrapper_runs import WRAPPED, skip_unimplemented, to_numpy
@@ -377,8 +376,8 @@ def test_step_hooks_run_in_torchs_order():
     optimizer = fo.optim.SGD([p])
     calls = []
     handles = [
-        optimizer_module.register_optimizer_step_pre_hook(lambda o, a, k: calls.append("gpre")),
-        optimizer_module.register_optimizer_step_post_hook(lambda o, a, k: calls.append("gpost")),
+        fo.optim.register_optimizer_step_pre_hook(lambda o, a, k: calls.append("gpre")),
+        fo.optim.register_optimizer_step_post_hook(lambda o, a, k: calls.append("gpost")),
         optimizer.register_step_pre_hook(lambda o, a, k: calls.append("pre")),
         optimizer.register_step_post_hook(lambda o, a, k: calls.append("post")),
     ]

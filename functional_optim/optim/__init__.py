@@ -13,14 +13,11 @@ from functional_optim.optim.adam import Adam
 from functional_optim.optim.adamax import Adamax
 from functional_optim.optim.adamw import AdamW
 from functional_optim.optim.asgd import ASGD
+from functional_optim.optim.hooks import register_optimizer_step_post_hook, register_optimizer_step_pre_hook
 from functional_optim.optim.lbfgs import LBFGS
 from functional_optim.optim.muon import Muon
 from functional_optim.optim.nadam import NAdam
-from functional_optim.optim.optimizer import (
-    Optimizer,
-    register_optimizer_step_post_hook,
-    register_optimizer_step_pre_hook,
-)
+from functional_optim.optim.optimizer import Optimizer
 from functional_optim.optim.radam import RAdam
 from functional_optim.optim.rmsprop import RMSprop
 from functional_optim.optim.rprop import Rprop

@@ -9,7 +9,8 @@ import jax.numpy as jnp
 
 from functional_optim.algorithms.adafactor import adafactor
 from functional_optim.hyperparams import Hyperparam
-from functional_optim.optim.optimizer import Optimizer, _device_scalar
+from functional_optim.optim.device_values import device_scalar
+from functional_optim.optim.optimizer import Optimizer
 from functional_optim.parameter import Parameter
 
 
@@ -51,5 +52,5 @@ class Adafactor(Optimizer):
         hyperparams = super()._device_hyperparams(group, dtype, params)
         eps1, eps2 = hyperparams["eps"]
         if eps1 is None and params:
-            hyperparams["eps"] = (_device_scalar(float(jnp.finfo(params[0].dtype).eps), dtype), eps2)
+            hyperparams["eps"] = (device_scalar(float(jnp.finfo(params[0].dtype).eps), dtype), eps2)
         return hyperparams

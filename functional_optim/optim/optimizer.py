@@ -61,74 +61,23 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import NamedSharding, PartitionSpec
 
-from functional_optim.hyperparams import HyperparamsState, as_scalars, scalar_dtype
+from functional_optim.optim import compiled_step
+from functional_optim.optim.compiled_step import unaliased
+from functional_optim.optim.device_values import current_scalar_dtype, device_scalar, hashable, on_device, zero_pattern
 from functional_optim.optim.group_checks import GroupChecks, check_torch_only_flags
+from functional_optim.optim.hooks import (
+    RemovableHandle,
+    with_step_hooks,
+)
+from functional_optim.optim.torch_state import loaded_state, moved, same_shape, state_arrays, torch_fields
 from functional_optim.parameter import Parameter
-from functional_optim.sharding import constrain
-from functional_optim.transform import GradientTransformation, apply_gradients
+from functional_optim.transform import GradientTransformation
 from functional_optim.validation import check_grad
 
 StateDict = dict[str, Any]
 
 # A stand-in parameter for learning a transform's hyperparameter names (2-D suits every algorithm).
 _PROBE_PARAM = jax.ShapeDtypeStruct((1, 1), jnp.float32)
-
-_global_step_pre_hooks: OrderedDict[int, Callable] = OrderedDict()
-_global_step_post_hooks: OrderedDict[int, Callable] = OrderedDict()
-
-
-class RemovableHandle:
-    """Returned by the ``register_*_hook`` methods; ``handle.remove()`` unregisters the hook."""
-
-    _ids = itertools.count()
-
-    def __init__(self, hooks: OrderedDict[int, Callable], hook: Callable, prepend: bool = False):
-        self.id = next(self._ids)
-        self._hooks = hooks
-        hooks[self.id] = hook
-        if prepend:
-            hooks.move_to_end(self.id, last=False)
-
-    def remove(self) -> None:
-        self._hooks.pop(self.id, None)
-
-    def __enter__(self) -> RemovableHandle:
-        return self
-
-    def __exit__(self, *exc_info: Any) -> None:
-        self.remove()
-
-
-def register_optimizer_step_pre_hook(hook: Callable) -> RemovableHandle:
-    """Registers ``hook(optimizer, args, kwargs) -> None | (args, kwargs)`` before every optimizer's step."""
-    return RemovableHandle(_global_step_pre_hooks, hook)
-
-
-def register_optimizer_step_post_hook(hook: Callable) -> RemovableHandle:
-    """Registers ``hook(optimizer, args, kwargs) -> None`` after every optimizer's step."""
-    return RemovableHandle(_global_step_post_hooks, hook)
-
-
-def _with_step_hooks(step: Callable) -> Callable:
-    """Runs torch's step hooks around ``step``: global pre, instance pre, step, instance post, global post."""
-
-    @functools.wraps(step)
-    def hooked_step(*args: Any, **kwargs: Any) -> Any:
-        optimizer = args[0]
-        for hook in itertools.chain(_global_step_pre_hooks.values(), optimizer._step_pre_hooks.values()):
-            result = hook(optimizer, args, kwargs)
-            if result is not None:
-                if not (isinstance(result, tuple) and len(result) == 2):
-                    raise RuntimeError(
-                        f"{step} must return None or a tuple of (new_args, new_kwargs), but got {result}."
-                    )
-                args, kwargs = result
-        out = step(*args, **kwargs)
-        for hook in itertools.chain(optimizer._step_post_hooks.values(), _global_step_post_hooks.values()):
-            hook(optimizer, args, kwargs)
-        return out
-
-    return hooked_step
 
 
 class _GroupStep(NamedTuple):
@@ -199,7 +148,7 @@ class Optimizer:
     def __init_subclass__(cls, **kwargs: Any):
         super().__init_subclass__(**kwargs)
         if "step" in cls.__dict__:  # an algorithm with its own step (LBFGS) gets the hooks too
-            cls.step = _with_step_hooks(cls.__dict__["step"])
+            cls.step = with_step_hooks(cls.__dict__["step"])
 
     def __repr__(self) -> str:
         lines = [f"{type(self).__name__} ("]
@@ -282,7 +231,7 @@ class Optimizer:
                 if p.grad is not None:
                     p.grad = None if set_to_none else jnp.zeros_like(p.grad)
 
-    @_with_step_hooks
+    @with_step_hooks
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Performs one optimization step; returns ``closure()`` if given (called first), else None.
 
@@ -307,14 +256,15 @@ class Optimizer:
                     self._stateless_configs.add(step.key)
                 new_states.update(states)
 
-        states = [[_arrays(new_states.get(p) or self.state.get(p, {})) for p in step.params] for step in plan]
-        zero, one = _device_scalar(0, np.int32), _device_scalar(1, np.int32)
+        states = [[state_arrays(new_states.get(p) or self.state.get(p, {})) for p in step.params] for step in plan]
+        zero, one = device_scalar(0, np.int32), device_scalar(1, np.int32)
         grads = [[p.grad for p in step.params] for step in plan]
         hyperparams = [
-            self._device_hyperparams(step.group, _scalar_dtype(jax.config.jax_enable_x64), step.params) for step in plan
+            self._device_hyperparams(step.group, current_scalar_dtype(jax.config.jax_enable_x64), step.params)
+            for step in plan
         ]
         counts = [[one if self.state.get(p) else zero for p in step.params] for step in plan]
-        data, states = _unaliased([[p.data for p in step.params] for step in plan], states, grads)
+        data, states = unaliased([[p.data for p in step.params] for step in plan], states, grads)
         args = (data, grads, states, hyperparams, counts)
         try:
             new_data, updated = self._compiled_step(plan, self._layouts(plan))(*args)
@@ -351,7 +301,7 @@ class Optimizer:
         if key not in self._compiled_steps:
             transforms = [self._transform(step.group) for step in plan]
             self._compiled_steps[key] = jax.jit(
-                functools.partial(_apply_transforms, transforms, layouts), donate_argnums=(0, 2)
+                functools.partial(compiled_step.apply_transforms, transforms, layouts), donate_argnums=(0, 2)
             )
         return self._compiled_steps[key]
 
@@ -375,9 +325,9 @@ class Optimizer:
             if not isinstance(value, jax.Array):
                 return value
             if value.shape == data.shape:
-                return _moved(value, own)
+                return moved(value, own)
             if mesh is not None and not value.committed:
-                return _moved(value, NamedSharding(mesh, PartitionSpec()))
+                return moved(value, NamedSharding(mesh, PartitionSpec()))
             return value
 
         return {k: place(v) for k, v in fields.items()}
@@ -385,14 +335,14 @@ class Optimizer:
     def _static_key(self, group: dict[str, Any]) -> tuple:
         """What a compiled step bakes in for ``group``: non-numeric values, and which numeric ones are 0."""
         return tuple(
-            (k, _zero_pattern(v) if k in self._hyperparam_names else _hashable(v))
+            (k, zero_pattern(v) if k in self._hyperparam_names else hashable(v))
             for k, v in self._factory_kwargs(group).items()
         )
 
     def _device_hyperparams(self, group: dict[str, Any], dtype: Any, params: list[Parameter]) -> dict[str, Any]:
         """The group's numeric hyperparameters as jit arguments, for a step of ``params`` (those with grads)."""
         del params  # Adafactor resolves a default from them
-        return {name: _on_device(group[name], dtype) for name in self._hyperparam_names}
+        return {name: on_device(group[name], dtype) for name in self._hyperparam_names}
 
     # -- transforms and state --------------------------------------------------------------------
 
@@ -409,9 +359,7 @@ class Optimizer:
 
     def _initial_states(self, group: dict[str, Any], params: list[Parameter]) -> dict[Parameter, dict[str, Any]]:
         tx = self._transform(self._init_values(group))
-        return {
-            p: self._placed(p, _distinct(_torch_fields(tx.init(p.data).inner_state, p.data), p.data)) for p in params
-        }
+        return {p: self._placed(p, torch_fields(tx.init(p.data).inner_state, p.data)) for p in params}
 
     # -- state_dict ------------------------------------------------------------------------------
 
@@ -500,10 +448,10 @@ class Optimizer:
         signature = (id(group), param.shape, param.dtype)
         if signature not in templates:
             templates[signature] = jax.eval_shape(self._transform(group).init, param.data).inner_state
-        loaded = _loaded_state(fields, param, templates[signature], key)
+        loaded = loaded_state(fields, param, templates[signature], key)
         # Onto the current shardings: those of the arrays replaced, else those a new state gets.
         current = self.state.get(param) or self._initial_states(group, [param])[param]
-        return {k: _moved(v, current[k].sharding) if _same_shape(v, current.get(k)) else v for k, v in loaded.items()}
+        return {k: moved(v, current[k].sharding) if same_shape(v, current.get(k)) else v for k, v in loaded.items()}
 
     def _loaded_group(self, group: dict[str, Any], saved: dict[str, Any]) -> dict[str, Any]:
         """A saved group with the live Parameters; missing keys take the defaults (torch's ``__setstate__``)."""
@@ -541,104 +489,6 @@ class Optimizer:
         return RemovableHandle(self._load_state_dict_post_hooks, hook, prepend)
 
 
-def _apply_transforms(transforms, layouts, data, grads, states, hyperparams, counts):
-    """The body of the compiled step: the transform's step for each group's Parameters with grads.
-
-    Args (nested lists, group by group): the transforms; static layouts, None or per Parameter
-    ``(param sharding, state sharding)`` (see :func:`~functional_optim.optim.zero1`); parameter
-    arrays (donated), grads, torch-style state dicts of arrays (donated), hyperparameters and
-    counts. Returns the new parameters and state dicts.
-    """
-    new_data, new_states = [], []
-    for group_index, (tx, group_data, group_grads, group_states, group_hyperparams, group_counts) in enumerate(
-        zip(transforms, data, grads, states, hyperparams, counts)
-    ):
-        group_hyperparams = as_scalars(group_hyperparams)
-        group_layouts = layouts[group_index] if layouts is not None else [None] * len(group_data)
-        templates = {}  # which state fields the transform keeps, per parameter shape and dtype
-        new_data.append([])
-        new_states.append([])
-        for param, grad, fields, count, layout in zip(
-            group_data, group_grads, group_states, group_counts, group_layouts
-        ):
-            if layout is not None:  # update the slice of the param that this device keeps the state of
-                param, grad = constrain(param, layout[1]), _constrain_dense(grad, layout[1])
-            signature = (param.shape, param.dtype)
-            if signature not in templates:
-                templates[signature] = jax.eval_shape(tx.init, param).inner_state
-            inner_state = _inner_state(templates[signature], fields)
-            if "step" in fields:
-                count = fields["step"].astype(jnp.int32)
-            new_param, new = apply_gradients(tx, grad, HyperparamsState(count, group_hyperparams, inner_state), param)
-            new_fields = {**fields, **_torch_fields(new.inner_state, param)}
-            if layout is not None:  # all-gather the new param; the state stays partitioned
-                new_fields = {
-                    k: constrain(v, layout[1]) if v.shape == param.shape else v for k, v in new_fields.items()
-                }
-                new_param = constrain(new_param, layout[0])
-            new_data[-1].append(new_param)
-            new_states[-1].append(new_fields)
-    return new_data, new_states
-
-
-def _constrain_dense(grad: Any, sharding: jax.sharding.Sharding) -> Any:
-    """A dense grad laid out as ``sharding``; a sparse one (SparseAdam's BCOO) as it is."""
-    return constrain(grad, sharding) if isinstance(grad, jax.Array) else grad
-
-
-def _loaded_state(fields: Any, param: Parameter, template: Any, key: Any) -> dict[str, Any]:
-    """A saved per-parameter dict with its arrays copied, in the dtypes and shapes of ``template``."""
-    if not isinstance(fields, dict):
-        raise ValueError(f"loaded state dict has a {type(fields).__name__} as the state of parameter {key}, not a dict")
-    loaded = {}
-    for name, value in fields.items():
-        expected = getattr(template, name, None)
-        if isinstance(expected, jax.ShapeDtypeStruct):
-            value = jnp.asarray(value)
-            if _core_layout(value).shape != expected.shape:
-                needed = jax.eval_shape(_torch_layout, expected, param.data).shape
-                raise ValueError(
-                    f"loaded state dict has {name!r} of shape {value.shape} for parameter {key}, which needs "
-                    f"shape {needed} (the parameter's shape is {param.shape})"
-                )
-            value = _torch_layout(jnp.array(_core_layout(value), expected.dtype), param.data)
-        elif isinstance(value, (jax.Array, np.ndarray, np.generic)):  # a key the transform does not use
-            value = jnp.array(value, param.dtype if jnp.issubdtype(param.dtype, jnp.inexact) else None)
-        loaded[name] = value
-    return loaded
-
-
-def _inner_state(template: Any, fields: dict[str, jax.Array]) -> Any:
-    """The transform's state NamedTuple from a torch-style dict; keys it does not keep are left out."""
-    kept = [name for name, value in template._asdict().items() if value is not None]
-    missing = [name for name in kept if name not in fields]
-    if missing:
-        raise KeyError(
-            f"a parameter's state has no {missing}, which this configuration needs: it was created under other "
-            f"options (e.g. RMSprop's momentum was 0 at its first step); torch raises a KeyError here too"
-        )
-    return template._replace(
-        **{name: _core_layout(fields[name]) if name in kept else None for name in template._fields}
-    )
-
-
-def _torch_fields(inner_state: Any, param: jax.Array) -> dict[str, jax.Array]:
-    """A transform's state NamedTuple as torch's dict: None fields left out, complex state complex."""
-    return {name: _torch_layout(value, param) for name, value in inner_state._asdict().items() if value is not None}
-
-
-def _core_layout(value: jax.Array) -> jax.Array:
-    """Complex state as the transforms keep it: the real view, with a trailing axis of 2."""
-    return jnp.stack([value.real, value.imag], axis=-1) if jnp.iscomplexobj(value) else value
-
-
-def _torch_layout(value: jax.Array, param: jax.Array) -> jax.Array:
-    """A complex parameter's state as torch keeps it: complex, of the parameter's shape."""
-    if jnp.iscomplexobj(param) and value.shape == (*param.shape, 2):
-        return jax.lax.complex(value[..., 0], value[..., 1])
-    return value
-
-
 def _with_grads(params: list[Parameter]) -> list[Parameter]:
     """The Parameters that have a grad, each once (a buffer can be donated only once)."""
     return list(dict.fromkeys(p for p in params if p.grad is not None))
@@ -652,99 +502,6 @@ def _check_grads(param_groups: list[dict[str, Any]]) -> None:
                 check_grad(f"the grad of parameter {i} of group {group_index}", p.grad, p.data)
 
 
-def _same_shape(value: Any, like: Any) -> bool:
-    return isinstance(value, jax.Array) and isinstance(like, jax.Array) and value.shape == like.shape
-
-
-def _moved(value: jax.Array, sharding: jax.sharding.Sharding) -> jax.Array:
-    """``value`` on ``sharding`` (itself if it is there already)."""
-    return value if value.sharding == sharding else jax.device_put(value, sharding)
-
-
-def _arrays(fields: dict[str, Any]) -> dict[str, jax.Array]:
-    return {k: v for k, v in fields.items() if isinstance(v, jax.Array)}
-
-
-def _unaliased(
-    data: list[list[jax.Array]], states: list[list[dict[str, jax.Array]]], grads: list[list[Any]]
-) -> tuple[list[list[jax.Array]], list[list[dict[str, jax.Array]]]]:
-    """``data`` and ``states`` (donated by a step) with a copy of each array also passed elsewhere.
-
-    A buffer can be donated once, and not also passed undonated: ``p.grad = p.data``, or two
-    Parameters made from one array (JAX arrays are values, so the two step independently).
-    Without such an alias (the usual case) both come back as they are, dicts in their order.
-    """
-    used = {id(g) for group in grads for g in group}
-    donated = [id(x) for group in data for x in group]
-    donated += [id(x) for group in states for fields in group for x in fields.values()]
-    if used.isdisjoint(donated) and len(set(donated)) == len(donated):
-        return data, states
-
-    def distinct(x: jax.Array) -> jax.Array:
-        if id(x) in used:
-            return jnp.copy(x)
-        used.add(id(x))
-        return x
-
-    return (
-        [[distinct(x) for x in group] for group in data],
-        [[{k: distinct(v) for k, v in fields.items()} for fields in group] for group in states],
-    )
-
-
-def _distinct(fields: dict[str, jax.Array], param: jax.Array) -> dict[str, jax.Array]:
-    """Copies any array that is the parameter's or another field's: a donated buffer must be passed once."""
-    seen = {id(param)}
-    out = {}
-    for k, v in fields.items():
-        out[k] = jnp.copy(v) if id(v) in seen else v
-        seen.add(id(v))
-    return out
-
-
 @functools.cache
 def _argument_names(factory: Callable) -> tuple[str, ...]:
     return tuple(inspect.signature(factory).parameters)
-
-
-def _device_scalar(value: float, dtype: Any) -> jax.Array:
-    """A number as a device array, cached: a transfer per step costs as much as a small update.
-
-    Cached per context mesh too: inside ``jax.set_mesh`` a new array lives on that mesh's devices.
-    """
-    return _cached_scalar(value, dtype, jax.sharding.get_mesh())
-
-
-@functools.lru_cache(maxsize=256)
-def _cached_scalar(value: float, dtype: Any, mesh: Any) -> jax.Array:
-    del mesh  # a cache key only
-    return jnp.asarray(value, dtype)
-
-
-def _on_device(value: Any, dtype: Any) -> Any:
-    """A hyperparameter as jit arguments: numbers as ``dtype`` scalars (as ``as_scalars``), arrays as given."""
-    if isinstance(value, (float, int)):
-        return _device_scalar(value, dtype)
-    if isinstance(value, (list, tuple)):
-        return type(value)(_on_device(v, dtype) for v in value)
-    return value
-
-
-def _zero_pattern(value: Any) -> Any:
-    """Which numbers in a hyperparameter are 0 (None for arrays: their values are traced, not baked in)."""
-    if isinstance(value, (float, int)):
-        return value == 0
-    if isinstance(value, (list, tuple)):
-        return tuple(_zero_pattern(v) for v in value)
-    return None
-
-
-@functools.cache
-def _scalar_dtype(x64: bool) -> Any:
-    """:func:`scalar_dtype` for the current ``jax_enable_x64`` (the argument), without its cost per call."""
-    del x64
-    return scalar_dtype()
-
-
-def _hashable(value: Any) -> Any:
-    return tuple(_hashable(v) for v in value) if isinstance(value, (list, tuple)) else value
