@@ -1,23 +1,4 @@
-r"""Adadelta: step sizes from running averages of squared gradients and updates, as ``torch.optim.Adadelta``.
-
-.. math::
-
-   \begin{aligned}
-   &g_t \leftarrow \pm\nabla f(\theta_{t-1}) + \lambda\,\theta_{t-1}
-       && \text{(}-\text{ if maximize; } \lambda = \text{weight\_decay)}\\
-   &v_t \leftarrow \rho\, v_{t-1} + (1-\rho)\, g_t^2\\
-   &\Delta_t \leftarrow \frac{\sqrt{u_{t-1} + \epsilon}}{\sqrt{v_t + \epsilon}}\, g_t\\
-   &u_t \leftarrow \rho\, u_{t-1} + (1-\rho)\, \Delta_t^2\\
-   &\theta_t \leftarrow \theta_{t-1} - \gamma\, \Delta_t
-   \end{aligned}
-
-torch behaviours reproduced: ``eps`` is added *inside* both square roots; the update uses the
-accumulated delta :math:`u_{t-1}` of the previous step, before it is updated; ``rho = 1`` is
-allowed (the averages then stay at zero and the step is :math:`\gamma g_t`); ``step`` is a
-float32 scalar incremented before use, though nothing reads it. For bfloat16/float16 params
-every tensor op rounds its result to the param's dtype, ``weight_decay``, ``eps`` and ``lr``
-are rounded to it too (``rho`` is not), and ``addcmul`` rounds once (fused).
-"""
+"""Adadelta: the :func:`adadelta` transform and its state, :class:`AdadeltaState`."""
 
 from __future__ import annotations
 
@@ -48,14 +29,42 @@ def adadelta(
     *,
     maximize: bool = False,
 ) -> GradientTransformation:
-    """``torch.optim.Adadelta`` as a transform.
+    r"""Step sizes from running averages of squared gradients and updates, as ``torch.optim.Adadelta``.
+
+    .. math::
+
+       \begin{aligned}
+       &g_t \leftarrow \pm\nabla f(\theta_{t-1}) + \lambda\,\theta_{t-1}
+           && \text{(}-\text{ if maximize; } \lambda = \text{weight\_decay)}\\
+       &v_t \leftarrow \rho\, v_{t-1} + (1-\rho)\, g_t^2\\
+       &\Delta_t \leftarrow \frac{\sqrt{u_{t-1} + \epsilon}}{\sqrt{v_t + \epsilon}}\, g_t\\
+       &u_t \leftarrow \rho\, u_{t-1} + (1-\rho)\, \Delta_t^2\\
+       &\theta_t \leftarrow \theta_{t-1} - \gamma\, \Delta_t
+       \end{aligned}
 
     Args:
-      lr: learning rate :math:`\\gamma`, scaling the delta.
-      rho: :math:`\\rho` in [0, 1], the decay rate of both running averages.
-      eps: :math:`\\epsilon`, added inside both square roots.
-      weight_decay: L2 penalty :math:`\\lambda` added to the gradient.
+      lr: learning rate :math:`\gamma`, scaling the delta.
+      rho: :math:`\rho` in [0, 1], the decay rate of both running averages.
+      eps: :math:`\epsilon`, added inside both square roots.
+      weight_decay: L2 penalty :math:`\lambda` added to the gradient.
       maximize: maximise the objective instead of minimising it.
+
+    Returns:
+      A :class:`~functional_optim.GradientTransformation` whose state is a
+      :class:`~functional_optim.HyperparamsState` holding an :class:`~functional_optim.AdadeltaState`.
+
+    Example::
+
+        tx = fo.adadelta(rho=0.95, eps=1e-6)
+        state = tx.init(params)
+        params, state = fo.apply_gradients(tx, grads, state, params)
+
+    torch behaviours reproduced: ``eps`` is added *inside* both square roots; the update uses the
+    accumulated delta :math:`u_{t-1}` of the previous step, before it is updated; ``rho = 1`` is
+    allowed (the averages then stay at zero and the step is :math:`\gamma g_t`); ``step`` is a
+    float32 scalar incremented before use, though nothing reads it. For bfloat16/float16 params
+    every tensor op rounds its result to the param's dtype, ``weight_decay``, ``eps`` and ``lr``
+    are rounded to it too (``rho`` is not), and ``addcmul`` rounds once (fused).
     """
     check_lr(lr)
     check_value("rho", rho, lambda v: 0 <= v <= 1, "Invalid rho value", "in [0, 1]")

@@ -1,45 +1,4 @@
-r"""Adafactor: a factored second moment and relative step sizes, as ``torch.optim.Adafactor``.
-
-.. math::
-
-   \begin{aligned}
-   &g_t \leftarrow \pm\nabla f(\theta_{t-1}) && \text{(}-\text{ if maximize)}\\
-   &w_t \leftarrow t^{\tau}, \qquad \rho_t \leftarrow \min(\gamma, 1/\sqrt t), \qquad
-    \alpha_t \leftarrow \max(\epsilon_2, \operatorname{RMS}(\theta_{t-1}))\,\rho_t
-       && (\tau = \text{beta2\_decay})\\
-   &\theta_{t-1} \leftarrow \theta_{t-1}(1 - \gamma\lambda) && (\lambda = \text{weight\_decay})\\
-   &\text{if } \dim\theta \ge 2: \quad
-    R_t \leftarrow \operatorname{lerp}(R_{t-1}, \operatorname{mean}_{-1}(g_t^2), w_t), \quad
-    C_t \leftarrow \operatorname{lerp}(C_{t-1}, \operatorname{mean}_{-2}(g_t^2), w_t),\\
-   &\hphantom{\text{if } \dim\theta \ge 2: \quad}
-    \hat V_t \leftarrow \frac{R_t\, C_t}{\max(\operatorname{mean}_{-2} R_t,\ \epsilon_1)}\\
-   &\text{else}: \quad \hat V_t \leftarrow V_t \leftarrow \operatorname{lerp}(V_{t-1}, g_t^2, w_t)\\
-   &U_t \leftarrow \frac{g_t}{\sqrt{\max(\hat V_t, \epsilon_1^2)}}, \qquad
-    \theta_t \leftarrow \theta_{t-1} - \frac{\alpha_t}{\max(1, \operatorname{RMS}(U_t)/d)}\, U_t
-   \end{aligned}
-
-:math:`R_t` (``row_var``, shape ``[..., n, 1]``) and :math:`C_t` (``col_var``, shape
-``[..., 1, m]``) factor the second moment over the *last two* axes; leading axes are batch
-axes, each slice factored on its own. 0-d and 1-d parameters keep a full ``variance``.
-
-torch behaviours reproduced: ``lr`` is both the cap on the relative step size :math:`\rho_t`
-and the decoupled weight-decay rate; :math:`\alpha_t` uses the RMS of the parameter *before*
-the decay; :math:`\epsilon_1` clamps the column-normalising mean and the variance (squared),
-not the factors; ``step`` is a float32 scalar incremented before use, so :math:`w_1 = 1` and
-the first step replaces the zero-initialised moments; the RMS values and the clipping
-denominator are computed from the parameter's dtype and combined as Python floats (the
-scalar dtype here); the default ``weight_decay`` is 0 (torch's docstring says 1e-2); the
-argument checks use Adafactor's own messages; complex parameters are rejected.
-
-``eps=(None, eps2)``: torch resolves :math:`\epsilon_1` to ``finfo(dtype).eps`` of the *first*
-parameter of the group (with a gradient) and reuses it for the rest of the group. All leaves
-of the params tree form one group here, so :math:`\epsilon_1` is ``finfo(dtype).eps`` of the
-first leaf in ``jax.tree.leaves`` order (1.19e-7 for float32, 2.22e-16 for float64), for
-every leaf; for a tree of mixed dtypes, order the tree as torch's parameter list is ordered.
-
-The outer product :math:`R_t C_t` is an elementwise broadcast product rather than a matmul
-(the same single rounding as torch's ``row_var @ col_var``, without GPU matmul precision modes).
-"""
+"""Adafactor: the :func:`adafactor` transform and its state, :class:`AdafactorState`."""
 
 from __future__ import annotations
 
@@ -101,20 +60,71 @@ def adafactor(
     *,
     maximize: bool = False,
 ) -> GradientTransformation:
-    """``torch.optim.Adafactor`` as a transform.
+    r"""A factored second moment and relative step sizes, as ``torch.optim.Adafactor``.
+
+    .. math::
+
+       \begin{aligned}
+       &g_t \leftarrow \pm\nabla f(\theta_{t-1}) && \text{(}-\text{ if maximize)}\\
+       &w_t \leftarrow t^{\tau}, \qquad \rho_t \leftarrow \min(\gamma, 1/\sqrt t), \qquad
+        \alpha_t \leftarrow \max(\epsilon_2, \operatorname{RMS}(\theta_{t-1}))\,\rho_t
+           && (\tau = \text{beta2\_decay})\\
+       &\theta_{t-1} \leftarrow \theta_{t-1}(1 - \gamma\lambda) && (\lambda = \text{weight\_decay})\\
+       &\text{if } \dim\theta \ge 2: \quad
+        R_t \leftarrow \operatorname{lerp}(R_{t-1}, \operatorname{mean}_{-1}(g_t^2), w_t), \quad
+        C_t \leftarrow \operatorname{lerp}(C_{t-1}, \operatorname{mean}_{-2}(g_t^2), w_t),\\
+       &\hphantom{\text{if } \dim\theta \ge 2: \quad}
+        \hat V_t \leftarrow \frac{R_t\, C_t}{\max(\operatorname{mean}_{-2} R_t,\ \epsilon_1)}\\
+       &\text{else}: \quad \hat V_t \leftarrow V_t \leftarrow \operatorname{lerp}(V_{t-1}, g_t^2, w_t)\\
+       &U_t \leftarrow \frac{g_t}{\sqrt{\max(\hat V_t, \epsilon_1^2)}}, \qquad
+        \theta_t \leftarrow \theta_{t-1} - \frac{\alpha_t}{\max(1, \operatorname{RMS}(U_t)/d)}\, U_t
+       \end{aligned}
+
+    :math:`R_t` (``row_var``, shape ``[..., n, 1]``) and :math:`C_t` (``col_var``, shape
+    ``[..., 1, m]``) factor the second moment over the *last two* axes; leading axes are batch
+    axes, each slice factored on its own. 0-d and 1-d parameters keep a full ``variance``.
 
     Args:
-      lr: :math:`\\gamma`, the cap on the relative step size :math:`\\rho_t` and the rate of
+      lr: :math:`\gamma`, the cap on the relative step size :math:`\rho_t` and the rate of
         the decoupled weight decay.
-      beta2_decay: :math:`\\tau \\le 0`; the second moments are averaged with weight
-        :math:`t^{\\tau}` on the new squared gradient.
-      eps: :math:`(\\epsilon_1, \\epsilon_2)`. :math:`\\epsilon_1` floors the variance
-        estimate (None: ``finfo(dtype).eps`` of the first parameter, see the module
-        docstring); :math:`\\epsilon_2` floors the parameter RMS that scales the step.
-      d: clipping threshold :math:`d \\ge 1` on the RMS of the update.
-      weight_decay: :math:`\\lambda`, decoupled: the parameter is multiplied by
-        :math:`1 - \\gamma\\lambda`.
+      beta2_decay: :math:`\tau \le 0`; the second moments are averaged with weight
+        :math:`t^{\tau}` on the new squared gradient.
+      eps: :math:`(\epsilon_1, \epsilon_2)`. :math:`\epsilon_1` floors the variance
+        estimate (None: ``finfo(dtype).eps`` of the first parameter, see below);
+        :math:`\epsilon_2` floors the parameter RMS that scales the step.
+      d: clipping threshold :math:`d \ge 1` on the RMS of the update.
+      weight_decay: :math:`\lambda`, decoupled: the parameter is multiplied by
+        :math:`1 - \gamma\lambda`.
       maximize: maximise the objective instead of minimising it.
+
+    Returns:
+      A :class:`~functional_optim.GradientTransformation` whose state is a
+      :class:`~functional_optim.HyperparamsState` holding an :class:`~functional_optim.AdafactorState`.
+
+    Example::
+
+        tx = fo.adafactor(lr=1e-2, weight_decay=1e-2)
+        state = tx.init(params)
+        params, state = fo.apply_gradients(tx, grads, state, params)
+        state = fo.set_hyperparams(state, lr=5e-3)  # between steps, without recompiling
+
+    torch behaviours reproduced: ``lr`` is both the cap on the relative step size :math:`\rho_t`
+    and the decoupled weight-decay rate; :math:`\alpha_t` uses the RMS of the parameter *before*
+    the decay; :math:`\epsilon_1` clamps the column-normalising mean and the variance (squared),
+    not the factors; ``step`` is a float32 scalar incremented before use, so :math:`w_1 = 1` and
+    the first step replaces the zero-initialised moments; the RMS values and the clipping
+    denominator are computed from the parameter's dtype and combined as Python floats (the
+    scalar dtype here); the default ``weight_decay`` is 0 (torch's docstring says 1e-2); the
+    argument checks use Adafactor's own messages; complex parameters are rejected.
+
+    ``eps=(None, eps2)``: torch resolves :math:`\epsilon_1` to ``finfo(dtype).eps`` of the *first*
+    parameter of the group (with a gradient) and reuses it for the rest of the group. All leaves
+    of the params tree form one group here, so :math:`\epsilon_1` is ``finfo(dtype).eps`` of the
+    first leaf in ``jax.tree.leaves`` order (1.19e-7 for float32, 2.22e-16 for float64), for
+    every leaf; for a tree of mixed dtypes, order the tree as torch's parameter list is ordered.
+
+    The outer product :math:`R_t C_t` is an elementwise broadcast product rather than a matmul
+    (the same single rounding as torch's ``row_var @ col_var``, without GPU matmul precision modes).
     """
     check_value("lr", lr, lambda v: v >= 0, "Learning rate should be >= 0 but is", ">= 0")
     check_value("beta2_decay", beta2_decay, lambda v: v <= 0, "beta2_decay should be <= 0 but is", "<= 0")

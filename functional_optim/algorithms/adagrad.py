@@ -1,24 +1,4 @@
-r"""Adagrad: per-coordinate step sizes from the sum of squared gradients, as ``torch.optim.Adagrad``.
-
-.. math::
-
-   \begin{aligned}
-   &g_t \leftarrow \pm\nabla f(\theta_{t-1}) + \lambda\,\theta_{t-1}
-       && \text{(}-\text{ if maximize; } \lambda = \text{weight\_decay)}\\
-   &\tilde\gamma_t \leftarrow \frac{\gamma}{1 + (t-1)\,\eta}
-       && \text{(}\eta = \text{lr\_decay)}\\
-   &s_t \leftarrow s_{t-1} + g_t^2 && (s_0 = \text{initial\_accumulator\_value})\\
-   &\theta_t \leftarrow \theta_{t-1} - \tilde\gamma_t\,\frac{g_t}{\sqrt{s_t} + \epsilon}
-   \end{aligned}
-
-torch behaviours reproduced: the accumulator ``sum`` starts at ``initial_accumulator_value``
-(in both the real and imaginary part of a complex parameter), not at zero; the lr decay uses
-:math:`t-1`, so the first step uses the full lr; ``eps`` is added *after* the square root;
-``step`` is a float32 scalar incremented before use; with an array ``lr`` (torch's Tensor lr)
-the decayed lr is computed in the array's dtype, as torch's tensor arithmetic does. For
-bfloat16/float16 params every tensor op rounds its result to the param's dtype, and
-``weight_decay`` and ``eps`` are rounded to it too (the decayed lr is not).
-"""
+"""Adagrad: the :func:`adagrad` transform and its state, :class:`AdagradState`."""
 
 from __future__ import annotations
 
@@ -54,16 +34,46 @@ def adagrad(
     *,
     maximize: bool = False,
 ) -> GradientTransformation:
-    """``torch.optim.Adagrad`` as a transform.
+    r"""Per-coordinate step sizes from the sum of squared gradients, as ``torch.optim.Adagrad``.
+
+    .. math::
+
+       \begin{aligned}
+       &g_t \leftarrow \pm\nabla f(\theta_{t-1}) + \lambda\,\theta_{t-1}
+           && \text{(}-\text{ if maximize; } \lambda = \text{weight\_decay)}\\
+       &\tilde\gamma_t \leftarrow \frac{\gamma}{1 + (t-1)\,\eta}
+           && \text{(}\eta = \text{lr\_decay)}\\
+       &s_t \leftarrow s_{t-1} + g_t^2 && (s_0 = \text{initial\_accumulator\_value})\\
+       &\theta_t \leftarrow \theta_{t-1} - \tilde\gamma_t\,\frac{g_t}{\sqrt{s_t} + \epsilon}
+       \end{aligned}
 
     Args:
-      lr: learning rate :math:`\\gamma`.
-      lr_decay: :math:`\\eta`; step :math:`t` uses the lr :math:`\\gamma / (1 + (t-1)\\eta)`.
-      weight_decay: L2 penalty :math:`\\lambda` added to the gradient.
+      lr: learning rate :math:`\gamma`.
+      lr_decay: :math:`\eta`; step :math:`t` uses the lr :math:`\gamma / (1 + (t-1)\eta)`.
+      weight_decay: L2 penalty :math:`\lambda` added to the gradient.
       initial_accumulator_value: the starting value of the sum of squared gradients. Only
         read by ``init``.
-      eps: :math:`\\epsilon`, added to the square root of the sum.
+      eps: :math:`\epsilon`, added to the square root of the sum.
       maximize: maximise the objective instead of minimising it.
+
+    Returns:
+      A :class:`~functional_optim.GradientTransformation` whose state is a
+      :class:`~functional_optim.HyperparamsState` holding an :class:`~functional_optim.AdagradState`.
+
+    Example::
+
+        tx = fo.adagrad(lr=1e-2, lr_decay=1e-4, initial_accumulator_value=0.1)
+        state = tx.init(params)
+        updates, state = tx.update(grads, state, params)
+        params = fo.apply_updates(params, updates)
+
+    torch behaviours reproduced: the accumulator ``sum`` starts at ``initial_accumulator_value``
+    (in both the real and imaginary part of a complex parameter), not at zero; the lr decay uses
+    :math:`t-1`, so the first step uses the full lr; ``eps`` is added *after* the square root;
+    ``step`` is a float32 scalar incremented before use; with an array ``lr`` (torch's Tensor lr)
+    the decayed lr is computed in the array's dtype, as torch's tensor arithmetic does. For
+    bfloat16/float16 params every tensor op rounds its result to the param's dtype, and
+    ``weight_decay`` and ``eps`` are rounded to it too (the decayed lr is not).
     """
     check_lr(lr)
     check_value("lr_decay", lr_decay, lambda v: v >= 0, "Invalid lr_decay value", ">= 0")

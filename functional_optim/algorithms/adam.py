@@ -1,24 +1,4 @@
-r"""Adam and AdamW, as ``torch.optim.Adam`` and ``torch.optim.AdamW``.
-
-.. math::
-
-   \begin{aligned}
-   &g_t \leftarrow \pm\nabla f(\theta_{t-1}) && \text{(}-\text{ if maximize)}\\
-   &\text{decoupled: } \theta_{t-1} \leftarrow \theta_{t-1}(1 - \gamma\lambda)
-       \quad\text{else: } g_t \leftarrow g_t + \lambda\,\theta_{t-1}\\
-   &m_t \leftarrow \operatorname{lerp}(m_{t-1}, g_t, 1-\beta_1)\\
-   &v_t \leftarrow \beta_2 v_{t-1} + (1-\beta_2)\, g_t^2\\
-   &\hat v_t \leftarrow \max(\hat v_{t-1}, v_t) \text{ if amsgrad else } v_t\\
-   &\theta_t \leftarrow \theta_{t-1} - \frac{\gamma}{1-\beta_1^t}\,
-       \frac{m_t}{\sqrt{\hat v_t}\,/\sqrt{1-\beta_2^t} + \epsilon}
-   \end{aligned}
-
-torch behaviours reproduced: ``eps`` is added *after* dividing :math:`\sqrt{v}` by
-:math:`\sqrt{1-\beta_2^t}`; amsgrad keeps the running max of the uncorrected :math:`v`; the
-decoupled decay multiplies the parameter by :math:`1-\gamma\lambda` with the current lr before
-the moment update; ``step`` is a float32 scalar incremented before use; ``betas`` must be both
-Python floats or both arrays (so ``(0, 0.99)`` raises, as in torch).
-"""
+"""Adam and AdamW: the :func:`adam` and :func:`adamw` transforms and their state, :class:`AdamState`."""
 
 from __future__ import annotations
 
@@ -155,16 +135,46 @@ def adam(
     maximize: bool = False,
     decoupled_weight_decay: bool = False,
 ) -> GradientTransformation:
-    """``torch.optim.Adam`` as a transform.
+    r"""Adam, with optional AMSGrad and decoupled weight decay, as ``torch.optim.Adam``.
+
+    .. math::
+
+       \begin{aligned}
+       &g_t \leftarrow \pm\nabla f(\theta_{t-1}) && \text{(}-\text{ if maximize)}\\
+       &\text{decoupled: } \theta_{t-1} \leftarrow \theta_{t-1}(1 - \gamma\lambda)
+           \quad\text{else: } g_t \leftarrow g_t + \lambda\,\theta_{t-1}\\
+       &m_t \leftarrow \operatorname{lerp}(m_{t-1}, g_t, 1-\beta_1)\\
+       &v_t \leftarrow \beta_2 v_{t-1} + (1-\beta_2)\, g_t^2\\
+       &\hat v_t \leftarrow \max(\hat v_{t-1}, v_t) \text{ if amsgrad else } v_t\\
+       &\theta_t \leftarrow \theta_{t-1} - \frac{\gamma}{1-\beta_1^t}\,
+           \frac{m_t}{\sqrt{\hat v_t}\,/\sqrt{1-\beta_2^t} + \epsilon}
+       \end{aligned}
 
     Args:
-      lr: learning rate :math:`\\gamma`.
-      betas: :math:`(\\beta_1, \\beta_2)`, each in [0, 1): the decay rates of the two moments.
-      eps: :math:`\\epsilon`, added to the bias-corrected root of the second moment.
-      weight_decay: :math:`\\lambda`; L2 on the gradient, or decoupled (see below).
+      lr: learning rate :math:`\gamma`.
+      betas: :math:`(\beta_1, \beta_2)`, each in [0, 1): the decay rates of the two moments.
+      eps: :math:`\epsilon`, added to the bias-corrected root of the second moment.
+      weight_decay: :math:`\lambda`; L2 on the gradient, or decoupled (see below).
       amsgrad: use the running maximum of the second moment (AMSGrad).
       maximize: maximise the objective instead of minimising it.
       decoupled_weight_decay: decay the parameter directly (AdamW) instead of the gradient.
+
+    Returns:
+      A :class:`~functional_optim.GradientTransformation` whose state is a
+      :class:`~functional_optim.HyperparamsState` holding an :class:`~functional_optim.AdamState`.
+
+    Example::
+
+        tx = fo.adam(lr=1e-3, weight_decay=0.1, amsgrad=True)
+        state = tx.init(params)
+        updates, state = tx.update(grads, state, params)
+        params = fo.apply_updates(params, updates)
+
+    torch behaviours reproduced: ``eps`` is added *after* dividing :math:`\sqrt{v}` by
+    :math:`\sqrt{1-\beta_2^t}`; amsgrad keeps the running max of the uncorrected :math:`v`; the
+    decoupled decay multiplies the parameter by :math:`1-\gamma\lambda` with the current lr before
+    the moment update; ``step`` is a float32 scalar incremented before use; ``betas`` must be both
+    Python floats or both arrays (so ``(0, 0.99)`` raises, as in torch).
     """
     return _adam("Adam", lr, betas, eps, weight_decay, amsgrad, maximize, decoupled_weight_decay)
 
@@ -178,5 +188,29 @@ def adamw(
     *,
     maximize: bool = False,
 ) -> GradientTransformation:
-    """``torch.optim.AdamW``: :func:`adam` with decoupled weight decay, default ``weight_decay=1e-2``."""
+    r"""Adam with decoupled weight decay, as ``torch.optim.AdamW``.
+
+    :func:`adam` with ``decoupled_weight_decay=True`` and a default ``weight_decay`` of 1e-2: at
+    each step, before the moment update, the parameter itself decays (the gradient does not),
+
+    .. math::
+
+       \theta_{t-1} \leftarrow \theta_{t-1}\,(1 - \gamma\lambda),
+
+    and the rest of the step is :func:`adam`'s, whose docstring lists the torch behaviours
+    reproduced. ``lr``, ``betas``, ``eps``, ``amsgrad`` and ``maximize`` are :func:`adam`'s.
+
+    Args:
+      weight_decay: :math:`\lambda`, the rate of the decoupled decay.
+
+    Returns:
+      A :class:`~functional_optim.GradientTransformation` whose state is a
+      :class:`~functional_optim.HyperparamsState` holding an :class:`~functional_optim.AdamState`.
+
+    Example::
+
+        tx = fo.adamw(lr=3e-4, betas=(0.9, 0.95), weight_decay=0.1)
+        state = tx.init(params)
+        params, state = fo.apply_gradients(tx, grads, state, params)
+    """
     return _adam("AdamW", lr, betas, eps, weight_decay, amsgrad, maximize, decoupled_weight_decay=True)

@@ -1,22 +1,4 @@
-r"""Adamax: Adam with an infinity-norm second moment, as ``torch.optim.Adamax``.
-
-.. math::
-
-   \begin{aligned}
-   &g_t \leftarrow \pm\nabla f(\theta_{t-1}) + \lambda\,\theta_{t-1}
-       && \text{(}-\text{ if maximize; } \lambda = \text{weight\_decay)}\\
-   &m_t \leftarrow \operatorname{lerp}(m_{t-1}, g_t, 1-\beta_1)\\
-   &u_t \leftarrow \max\bigl(\beta_2\, u_{t-1},\ |g_t| + \epsilon\bigr)\\
-   &\theta_t \leftarrow \theta_{t-1} - \frac{\gamma}{1-\beta_1^t}\,\frac{m_t}{u_t}
-   \end{aligned}
-
-torch behaviours reproduced: ``eps`` is added to :math:`|g_t|` *inside* the maximum, not to
-the denominator; the infinity norm has no bias correction, only the first moment does;
-``step`` is a float32 scalar incremented before use; unlike Adam, ``betas`` may mix Python
-ints and floats. For bfloat16/float16 params each tensor torch's for-loop step writes is
-rounded to the param's dtype, op by op, and so are ``weight_decay`` and ``eps`` (an ``alpha`` and
-an ``add_`` scalar), while the betas multiply in float32.
-"""
+"""Adamax: the :func:`adamax` transform and its state, :class:`AdamaxState`."""
 
 from __future__ import annotations
 
@@ -47,15 +29,43 @@ def adamax(
     *,
     maximize: bool = False,
 ) -> GradientTransformation:
-    """``torch.optim.Adamax`` as a transform.
+    r"""Adam with an infinity-norm second moment, as ``torch.optim.Adamax``.
+
+    .. math::
+
+       \begin{aligned}
+       &g_t \leftarrow \pm\nabla f(\theta_{t-1}) + \lambda\,\theta_{t-1}
+           && \text{(}-\text{ if maximize; } \lambda = \text{weight\_decay)}\\
+       &m_t \leftarrow \operatorname{lerp}(m_{t-1}, g_t, 1-\beta_1)\\
+       &u_t \leftarrow \max\bigl(\beta_2\, u_{t-1},\ |g_t| + \epsilon\bigr)\\
+       &\theta_t \leftarrow \theta_{t-1} - \frac{\gamma}{1-\beta_1^t}\,\frac{m_t}{u_t}
+       \end{aligned}
 
     Args:
-      lr: learning rate :math:`\\gamma`.
-      betas: :math:`(\\beta_1, \\beta_2)`, each in [0, 1): the decay rates of the first moment
+      lr: learning rate :math:`\gamma`.
+      betas: :math:`(\beta_1, \beta_2)`, each in [0, 1): the decay rates of the first moment
         and of the infinity norm.
-      eps: :math:`\\epsilon`, added to :math:`|g|` before taking the maximum.
-      weight_decay: L2 penalty :math:`\\lambda` added to the gradient.
+      eps: :math:`\epsilon`, added to :math:`|g|` before taking the maximum.
+      weight_decay: L2 penalty :math:`\lambda` added to the gradient.
       maximize: maximise the objective instead of minimising it.
+
+    Returns:
+      A :class:`~functional_optim.GradientTransformation` whose state is a
+      :class:`~functional_optim.HyperparamsState` holding an :class:`~functional_optim.AdamaxState`.
+
+    Example::
+
+        tx = fo.adamax(lr=2e-3, betas=(0.9, 0.99), weight_decay=1e-4)
+        state = tx.init(params)
+        updates, state = tx.update(grads, state, params)
+        params = fo.apply_updates(params, updates)
+
+    torch behaviours reproduced: ``eps`` is added to :math:`|g_t|` *inside* the maximum, not to
+    the denominator; the infinity norm has no bias correction, only the first moment does;
+    ``step`` is a float32 scalar incremented before use; unlike Adam, ``betas`` may mix Python
+    ints and floats. For bfloat16/float16 params each tensor torch's for-loop step writes is
+    rounded to the param's dtype, op by op, and so are ``weight_decay`` and ``eps`` (an ``alpha`` and
+    an ``add_`` scalar), while the betas multiply in float32.
     """
     check_lr(lr)
     check_eps(eps)

@@ -1,31 +1,4 @@
-r"""ASGD: averaged stochastic gradient descent, as ``torch.optim.ASGD``.
-
-.. math::
-
-   \begin{aligned}
-   &g_t \leftarrow \pm\nabla f(\theta_{t-1}) + \lambda\,\theta_{t-1}
-       && \text{(}-\text{ if maximize; } \lambda = \text{weight\_decay)}\\
-   &\theta_t \leftarrow \theta_{t-1}\,(1 - \kappa\,\eta_{t-1}) - \eta_{t-1}\, g_t
-       && (\kappa = \text{lambd})\\
-   &\bar\theta_t \leftarrow \theta_t \text{ if } \mu_{t-1} = 1
-       \text{ else } \bar\theta_{t-1} + \mu_{t-1}(\theta_t - \bar\theta_{t-1})\\
-   &\eta_t \leftarrow \frac{\gamma}{(1 + \kappa\,\gamma\, t)^{\alpha}}, \qquad
-    \mu_t \leftarrow \frac{1}{\max(1,\ t - t_0)}
-   \end{aligned}
-
-with :math:`\eta_0 = \gamma` (the lr) and :math:`\mu_0 = 1`; :math:`\bar\theta` is the
-running average ``ax``, kept in the state (the parameters themselves are not averaged).
-
-torch behaviours reproduced: ``eta`` and ``mu`` are float32 scalars even for float64 params,
-so both are rounded to float32 each time they are stored (the first ``eta`` is the lr rounded
-to float32); step ``t`` uses the ``eta`` and ``mu`` computed at the end of step ``t-1``, from
-the lr of that step; ``ax`` is a plain copy of the parameter for as long as the stored ``mu``
-is exactly 1, which for an integer ``t0`` lasts up to step ``t0 + 2``; the decay
-:math:`1 - \kappa\eta` shrinks the parameters at every step, so they move even with zero
-gradients; ``lambd``, ``alpha`` and ``t0`` are not validated. For bfloat16/float16 params every
-tensor op rounds its result to the param's dtype, and ``-eta`` and ``weight_decay`` (``alpha``
-arguments) are rounded to it too, while ``mu`` and the decay factor multiply in float32.
-"""
+"""ASGD: the :func:`asgd` transform and its state, :class:`ASGDState`."""
 
 from __future__ import annotations
 
@@ -58,15 +31,52 @@ def asgd(
     *,
     maximize: bool = False,
 ) -> GradientTransformation:
-    """``torch.optim.ASGD`` as a transform.
+    r"""Averaged stochastic gradient descent, as ``torch.optim.ASGD``.
+
+    .. math::
+
+       \begin{aligned}
+       &g_t \leftarrow \pm\nabla f(\theta_{t-1}) + \lambda\,\theta_{t-1}
+           && \text{(}-\text{ if maximize; } \lambda = \text{weight\_decay)}\\
+       &\theta_t \leftarrow \theta_{t-1}\,(1 - \kappa\,\eta_{t-1}) - \eta_{t-1}\, g_t
+           && (\kappa = \text{lambd})\\
+       &\bar\theta_t \leftarrow \theta_t \text{ if } \mu_{t-1} = 1
+           \text{ else } \bar\theta_{t-1} + \mu_{t-1}(\theta_t - \bar\theta_{t-1})\\
+       &\eta_t \leftarrow \frac{\gamma}{(1 + \kappa\,\gamma\, t)^{\alpha}}, \qquad
+        \mu_t \leftarrow \frac{1}{\max(1,\ t - t_0)}
+       \end{aligned}
+
+    with :math:`\eta_0 = \gamma` (the lr) and :math:`\mu_0 = 1`; :math:`\bar\theta` is the
+    running average ``ax``, kept in the state (the parameters themselves are not averaged).
 
     Args:
-      lr: learning rate :math:`\\gamma`; it sets the first ``eta`` and the later ones.
-      lambd: decay term :math:`\\kappa`, both of the parameters and of ``eta``.
-      alpha: power :math:`\\alpha` of the ``eta`` decay.
+      lr: learning rate :math:`\gamma`; it sets the first ``eta`` and the later ones.
+      lambd: decay term :math:`\kappa`, both of the parameters and of ``eta``.
+      alpha: power :math:`\alpha` of the ``eta`` decay.
       t0: the step :math:`t_0` after which ``ax`` starts averaging.
-      weight_decay: L2 penalty :math:`\\lambda` added to the gradient.
+      weight_decay: L2 penalty :math:`\lambda` added to the gradient.
       maximize: maximise the objective instead of minimising it.
+
+    Returns:
+      A :class:`~functional_optim.GradientTransformation` whose state is a
+      :class:`~functional_optim.HyperparamsState` holding an :class:`~functional_optim.ASGDState`.
+
+    Example::
+
+        tx = fo.asgd(lr=1e-2, t0=1000)
+        state = tx.init(params)
+        params, state = fo.apply_gradients(tx, grads, state, params)
+        averaged = state.inner_state.ax  # the averaged parameters, e.g. to evaluate
+
+    torch behaviours reproduced: ``eta`` and ``mu`` are float32 scalars even for float64 params,
+    so both are rounded to float32 each time they are stored (the first ``eta`` is the lr rounded
+    to float32); step ``t`` uses the ``eta`` and ``mu`` computed at the end of step ``t-1``, from
+    the lr of that step; ``ax`` is a plain copy of the parameter for as long as the stored ``mu``
+    is exactly 1, which for an integer ``t0`` lasts up to step ``t0 + 2``; the decay
+    :math:`1 - \kappa\eta` shrinks the parameters at every step, so they move even with zero
+    gradients; ``lambd``, ``alpha`` and ``t0`` are not validated. For bfloat16/float16 params every
+    tensor op rounds its result to the param's dtype, and ``-eta`` and ``weight_decay`` (``alpha``
+    arguments) are rounded to it too, while ``mu`` and the decay factor multiply in float32.
     """
     check_lr(lr)
     check_weight_decay(weight_decay)

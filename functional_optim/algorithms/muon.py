@@ -1,54 +1,4 @@
-r"""Muon: momentum orthogonalised by a Newton-Schulz iteration, as ``torch.optim.Muon``.
-
-.. math::
-
-   \begin{aligned}
-   &g_t \leftarrow \nabla f(\theta_{t-1})\\
-   &B_t \leftarrow \operatorname{lerp}(B_{t-1}, g_t, 1-\mu)
-       && \text{(an EMA: } \mu B_{t-1} + (1-\mu) g_t \text{)}\\
-   &U_t \leftarrow \operatorname{lerp}(g_t, B_t, \mu) \text{ if nesterov else } B_t\\
-   &O_t \leftarrow \mathrm{NS}^{(a,b,c)}_{k}(U_t;\ \epsilon)\\
-   &\theta_t \leftarrow \theta_{t-1}(1 - \gamma\lambda) - \gamma\, r(A, B)\, O_t
-   \end{aligned}
-
-for an :math:`A \times B` parameter (:math:`A` output features, torch's rows), with
-:math:`r = \sqrt{\max(1, A/B)}` ("original"), :math:`r = 0.2\sqrt{\max(A, B)}`
-("match_rms_adamw") or :math:`r = \sqrt{A/B}` ("spectral_unclamped", torch 2.15). For Flax's
-``(in, out)`` kernels pass ``fan_out_axis=1``. :math:`\mathrm{NS}` runs in bfloat16 on
-the matrix with rows :math:`\le` columns (transposed when it has more rows):
-
-.. math::
-
-   X_0 \leftarrow \frac{U}{\max(\lVert U\rVert_F,\ \epsilon)}, \qquad
-   G \leftarrow X X^\top, \qquad
-   X \leftarrow a X + (b G + c G^2) X \quad (k \text{ times}).
-
-torch behaviours reproduced: the buffer is an EMA (not the :math:`\mu B + g` of torch's
-docstring) and starts at zero; the decoupled decay uses the unadjusted lr; there is no
-``step`` in the state; a tensor lr makes ``lr * r`` and ``1 - lr * weight_decay`` float32
-maths. The Newton-Schulz iteration follows torch's CPU bfloat16 arithmetic op by op: the
-input is rounded to float32 and then to bfloat16 (torch's conversion from float64); the
-Frobenius norm is accumulated in float32, rounded to bfloat16 and clamped at ``eps``; the
-division is done in float32 and rounded once; each matmul accumulates the exact bfloat16
-products in float32 and rounds once to bfloat16; each ``addmm(C, P, Q, beta, alpha)`` is
-``fma(beta, C, alpha * (P @ Q))`` in float32, rounded once to bfloat16. torch's float32
-``lerp`` and ``add(alpha=)`` are fused multiply-adds on CPUs with FMA, and are fused here too.
-A float32 fused multiply-add is computed in float64 when JAX has float64 enabled (exact but
-for sums needing more than 53 bits); without it the product is rounded first.
-
-Against torch 2.13 on an x86 CPU, the iteration was bit-identical for every matrix tried
-whose smaller side was at most 16; for larger ones torch's CPU kernels sum the float32
-products in an order of their own (as any GPU kernel does), so a few bfloat16 roundings
-differ by one unit. Such a rounding turns a tiny difference in the input (a gradient from
-JAX instead of torch's autograd, say) into one of about 2**-8 relative; over the 50-step parity
-tests none happened: float64 trajectories agree with torch to 2e-15 and float32 ones to 5e-10.
-
-Differences from torch: torch rejects a parameter that is not 2-D when the optimizer is built
-and a complex one at the first step; here the parameters first appear in ``init``, which
-raises both errors (``ValueError`` and ``TypeError``). ``ns_steps >= 100`` and a
-``ns_coefficients`` that is not three values, which torch rejects at the first step, are
-rejected when the transform is built.
-"""
+"""Muon: the :func:`muon` transform, its state :class:`MuonState` and the :func:`newton_schulz` iteration."""
 
 from __future__ import annotations
 
@@ -191,34 +141,93 @@ def muon(
     *,
     fan_out_axis: int = 0,
 ) -> GradientTransformation:
-    """``torch.optim.Muon`` as a transform, for trees of 2-D parameters only.
+    r"""Momentum orthogonalised by a Newton-Schulz iteration, as ``torch.optim.Muon``, for 2-D parameters only.
 
     Use it for the hidden layers' weight matrices and another algorithm (e.g. :func:`adamw`)
     for biases, embeddings and every parameter that is not 2-D.
 
+    .. math::
+
+       \begin{aligned}
+       &g_t \leftarrow \nabla f(\theta_{t-1})\\
+       &B_t \leftarrow \operatorname{lerp}(B_{t-1}, g_t, 1-\mu)
+           && \text{(an EMA: } \mu B_{t-1} + (1-\mu) g_t \text{)}\\
+       &U_t \leftarrow \operatorname{lerp}(g_t, B_t, \mu) \text{ if nesterov else } B_t\\
+       &O_t \leftarrow \mathrm{NS}^{(a,b,c)}_{k}(U_t;\ \epsilon)\\
+       &\theta_t \leftarrow \theta_{t-1}(1 - \gamma\lambda) - \gamma\, r(A, B)\, O_t
+       \end{aligned}
+
+    for an :math:`A \times B` parameter (:math:`A` output features, torch's rows), with
+    :math:`r = \sqrt{\max(1, A/B)}` ("original"), :math:`r = 0.2\sqrt{\max(A, B)}`
+    ("match_rms_adamw") or :math:`r = \sqrt{A/B}` ("spectral_unclamped"). :math:`\mathrm{NS}`
+    runs in bfloat16 on the matrix with rows :math:`\le` columns (transposed when it has more
+    rows):
+
+    .. math::
+
+       X_0 \leftarrow \frac{U}{\max(\lVert U\rVert_F,\ \epsilon)}, \qquad
+       G \leftarrow X X^\top, \qquad
+       X \leftarrow a X + (b G + c G^2) X \quad (k \text{ times}).
+
     Args:
-      lr: learning rate :math:`\\gamma`.
-      weight_decay: decoupled decay :math:`\\lambda`: the parameter is multiplied by
-        :math:`1 - \\gamma\\lambda` (with the unadjusted lr).
-      momentum: :math:`\\mu`, the EMA factor of the momentum buffer.
-      nesterov: orthogonalise :math:`\\operatorname{lerp}(g, B, \\mu)` instead of the buffer.
+      lr: learning rate :math:`\gamma`.
+      weight_decay: decoupled decay :math:`\lambda`: the parameter is multiplied by
+        :math:`1 - \gamma\lambda` (with the unadjusted lr).
+      momentum: :math:`\mu`, the EMA factor of the momentum buffer.
+      nesterov: orthogonalise :math:`\operatorname{lerp}(g, B, \mu)` instead of the buffer.
       ns_coefficients: :math:`(a, b, c)` of the Newton-Schulz polynomial.
       eps: lower clamp of the Frobenius norm that normalises the Newton-Schulz input.
-      ns_steps: number of Newton-Schulz iterations (static; must be less than 100).
-      adjust_lr_fn: ``None`` or ``"original"`` scales the lr by :math:`\\sqrt{\\max(1, A/B)}`;
-        ``"match_rms_adamw"`` by :math:`0.2\\sqrt{\\max(A, B)}`; ``"spectral_unclamped"``
-        (torch 2.15) by :math:`\\sqrt{A/B}`.
+      ns_steps: number :math:`k` of Newton-Schulz iterations (static; must be less than 100).
+      adjust_lr_fn: the lr factor :math:`r` above: ``None`` (as ``"original"``), ``"original"``,
+        ``"match_rms_adamw"`` or ``"spectral_unclamped"`` (torch 2.15).
       fan_out_axis: the axis of the output features, whose length is :math:`A`: 0 for torch's
         ``(out, in)`` weights (torch's rule), 1 for Flax's and Equinox-style ``(in, out)``
         kernels, so that an ``nnx.Linear`` kernel gets the lr torch gives the same layer. Only
         the lr factor depends on it (the Newton-Schulz iteration is the same for a matrix and
         its transpose).
 
+    Returns:
+      A :class:`~functional_optim.GradientTransformation` whose state is a
+      :class:`~functional_optim.HyperparamsState` holding a :class:`~functional_optim.MuonState`.
+
     Raises:
       ValueError: at construction, for a negative lr, momentum or weight decay, an unknown
         ``adjust_lr_fn`` or ``fan_out_axis``, ``ns_steps >= 100`` or ``ns_coefficients`` not of length 3; from
         ``init``, for a parameter that is not 2-D.
       TypeError: from ``init``, for a complex parameter.
+
+    Example (Flax ``(in, out)`` kernels; the other parameters go to another algorithm)::
+
+        tx = fo.muon(lr=0.02, weight_decay=0.1, adjust_lr_fn="match_rms_adamw", fan_out_axis=1)
+        state = tx.init(kernels)
+        updates, state = tx.update(kernel_grads, state, kernels)
+        kernels = fo.apply_updates(kernels, updates)
+
+    torch behaviours reproduced: the buffer is an EMA (not the :math:`\mu B + g` of torch's
+    docstring) and starts at zero; the decoupled decay uses the unadjusted lr; there is no
+    ``step`` in the state; a tensor lr makes ``lr * r`` and ``1 - lr * weight_decay`` float32
+    maths. The Newton-Schulz iteration follows torch's CPU bfloat16 arithmetic op by op: the
+    input is rounded to float32 and then to bfloat16 (torch's conversion from float64); the
+    Frobenius norm is accumulated in float32, rounded to bfloat16 and clamped at ``eps``; the
+    division is done in float32 and rounded once; each matmul accumulates the exact bfloat16
+    products in float32 and rounds once to bfloat16; each ``addmm(C, P, Q, beta, alpha)`` is
+    ``fma(beta, C, alpha * (P @ Q))`` in float32, rounded once to bfloat16. torch's float32
+    ``lerp`` and ``add(alpha=)`` are fused multiply-adds on CPUs with FMA, and are fused here too.
+    A float32 fused multiply-add is computed in float64 when JAX has float64 enabled (exact but
+    for sums needing more than 53 bits); without it the product is rounded first.
+
+    Against torch 2.13 on an x86 CPU, the iteration was bit-identical for every matrix tried
+    whose smaller side was at most 16; for larger ones torch's CPU kernels sum the float32
+    products in an order of their own (as any GPU kernel does), so a few bfloat16 roundings
+    differ by one unit. Such a rounding turns a tiny difference in the input (a gradient from
+    JAX instead of torch's autograd, say) into one of about 2**-8 relative; over the 50-step parity
+    tests none happened: float64 trajectories agree with torch to 2e-15 and float32 ones to 5e-10.
+
+    Differences from torch: torch rejects a parameter that is not 2-D when the optimizer is built
+    and a complex one at the first step; here the parameters first appear in ``init``, which
+    raises both errors (``ValueError`` and ``TypeError``). ``ns_steps >= 100`` and a
+    ``ns_coefficients`` that is not three values, which torch rejects at the first step, are
+    rejected when the transform is built.
     """
     check_value("lr", lr, lambda v: v >= 0, "Learning rate should be >= 0 but is", ">= 0")
     check_value("momentum", momentum, lambda v: v >= 0, "momentum should be >= 0 but is", ">= 0")

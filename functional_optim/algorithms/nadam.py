@@ -1,32 +1,4 @@
-r"""NAdam: Adam with Nesterov momentum, as ``torch.optim.NAdam``.
-
-.. math::
-
-   \begin{aligned}
-   &g_t \leftarrow \pm\nabla f(\theta_{t-1}) && \text{(}-\text{ if maximize)}\\
-   &\text{decoupled: } \theta_{t-1} \leftarrow \theta_{t-1}(1 - \gamma\lambda)
-       \quad\text{else: } g_t \leftarrow g_t + \lambda\,\theta_{t-1}\\
-   &\mu_t \leftarrow \beta_1\bigl(1 - \tfrac12\, 0.96^{\,t\psi}\bigr), \qquad
-    \mu_{t+1} \leftarrow \beta_1\bigl(1 - \tfrac12\, 0.96^{\,(t+1)\psi}\bigr)
-       && (\psi = \text{momentum\_decay})\\
-   &\Pi_t \leftarrow \Pi_{t-1}\,\mu_t && (\Pi_0 = 1)\\
-   &m_t \leftarrow \operatorname{lerp}(m_{t-1}, g_t, 1-\beta_1)\\
-   &v_t \leftarrow \beta_2 v_{t-1} + (1-\beta_2)\, g_t^2\\
-   &d_t \leftarrow \sqrt{v_t / (1-\beta_2^t)} + \epsilon\\
-   &\theta_t \leftarrow \theta_{t-1} - \frac{\gamma(1-\mu_t)}{1-\Pi_t}\,\frac{g_t}{d_t}
-       - \frac{\gamma\,\mu_{t+1}}{1-\Pi_t\,\mu_{t+1}}\,\frac{m_t}{d_t}
-   \end{aligned}
-
-torch behaviours reproduced: the momentum product :math:`\Pi` (``mu_product``) is a float32
-scalar even for float64 params, and each step multiplies it by :math:`\mu_t` rounded to
-float32 and rounds the product to float32 again, while :math:`\Pi_t\mu_{t+1}` is formed in
-full precision from the stored float32 value; the second moment is bias-corrected *before*
-the square root and ``eps`` is added after it; the parameter moves in two separate steps,
-the gradient term first, then the momentum term; ``step`` is a float32 scalar incremented
-before use. For bfloat16/float16 params each tensor torch's for-loop step writes is rounded to
-the param's dtype, op by op, the parameter between its two moves included; ``weight_decay`` (as
-an ``alpha``) and ``eps`` are rounded to it too, multipliers and ``addcdiv`` values are not.
-"""
+"""NAdam: the :func:`nadam` transform and its state, :class:`NAdamState`."""
 
 from __future__ import annotations
 
@@ -66,17 +38,55 @@ def nadam(
     *,
     maximize: bool = False,
 ) -> GradientTransformation:
-    """``torch.optim.NAdam`` as a transform.
+    r"""Adam with Nesterov momentum, as ``torch.optim.NAdam``.
+
+    .. math::
+
+       \begin{aligned}
+       &g_t \leftarrow \pm\nabla f(\theta_{t-1}) && \text{(}-\text{ if maximize)}\\
+       &\text{decoupled: } \theta_{t-1} \leftarrow \theta_{t-1}(1 - \gamma\lambda)
+           \quad\text{else: } g_t \leftarrow g_t + \lambda\,\theta_{t-1}\\
+       &\mu_t \leftarrow \beta_1\bigl(1 - \tfrac12\, 0.96^{\,t\psi}\bigr), \qquad
+        \mu_{t+1} \leftarrow \beta_1\bigl(1 - \tfrac12\, 0.96^{\,(t+1)\psi}\bigr)
+           && (\psi = \text{momentum\_decay})\\
+       &\Pi_t \leftarrow \Pi_{t-1}\,\mu_t && (\Pi_0 = 1)\\
+       &m_t \leftarrow \operatorname{lerp}(m_{t-1}, g_t, 1-\beta_1)\\
+       &v_t \leftarrow \beta_2 v_{t-1} + (1-\beta_2)\, g_t^2\\
+       &d_t \leftarrow \sqrt{v_t / (1-\beta_2^t)} + \epsilon\\
+       &\theta_t \leftarrow \theta_{t-1} - \frac{\gamma(1-\mu_t)}{1-\Pi_t}\,\frac{g_t}{d_t}
+           - \frac{\gamma\,\mu_{t+1}}{1-\Pi_t\,\mu_{t+1}}\,\frac{m_t}{d_t}
+       \end{aligned}
 
     Args:
-      lr: learning rate :math:`\\gamma`.
-      betas: :math:`(\\beta_1, \\beta_2)`, each in [0, 1): the decay rates of the two moments.
-      eps: :math:`\\epsilon`, added to the root of the bias-corrected second moment.
-      weight_decay: :math:`\\lambda`; L2 on the gradient, or decoupled (see below).
-      momentum_decay: :math:`\\psi`, how fast the momentum coefficient :math:`\\mu_t` rises to
-        :math:`\\beta_1`.
+      lr: learning rate :math:`\gamma`.
+      betas: :math:`(\beta_1, \beta_2)`, each in [0, 1): the decay rates of the two moments.
+      eps: :math:`\epsilon`, added to the root of the bias-corrected second moment.
+      weight_decay: :math:`\lambda`; L2 on the gradient, or decoupled (see below).
+      momentum_decay: :math:`\psi`, how fast the momentum coefficient :math:`\mu_t` rises to
+        :math:`\beta_1`.
       decoupled_weight_decay: decay the parameter directly (as AdamW) instead of the gradient.
       maximize: maximise the objective instead of minimising it.
+
+    Returns:
+      A :class:`~functional_optim.GradientTransformation` whose state is a
+      :class:`~functional_optim.HyperparamsState` holding a :class:`~functional_optim.NAdamState`.
+
+    Example::
+
+        tx = fo.nadam(lr=2e-3, weight_decay=1e-2, decoupled_weight_decay=True)
+        state = tx.init(params)
+        updates, state = tx.update(grads, state, params)
+        params = fo.apply_updates(params, updates)
+
+    torch behaviours reproduced: the momentum product :math:`\Pi` (``mu_product``) is a float32
+    scalar even for float64 params, and each step multiplies it by :math:`\mu_t` rounded to
+    float32 and rounds the product to float32 again, while :math:`\Pi_t\mu_{t+1}` is formed in
+    full precision from the stored float32 value; the second moment is bias-corrected *before*
+    the square root and ``eps`` is added after it; the parameter moves in two separate steps,
+    the gradient term first, then the momentum term; ``step`` is a float32 scalar incremented
+    before use. For bfloat16/float16 params each tensor torch's for-loop step writes is rounded to
+    the param's dtype, op by op, the parameter between its two moves included; ``weight_decay`` (as
+    an ``alpha``) and ``eps`` are rounded to it too, multipliers and ``addcdiv`` values are not.
     """
     check_lr(lr)
     check_eps(eps)

@@ -1,33 +1,4 @@
-r"""RAdam: Adam with a rectified adaptive learning rate, as ``torch.optim.RAdam``.
-
-.. math::
-
-   \begin{aligned}
-   &g_t \leftarrow \pm\nabla f(\theta_{t-1}) && \text{(}-\text{ if maximize)}\\
-   &\text{decoupled: } \theta_{t-1} \leftarrow \theta_{t-1}(1 - \gamma\lambda)
-       \quad\text{else: } g_t \leftarrow g_t + \lambda\,\theta_{t-1}\\
-   &m_t \leftarrow \operatorname{lerp}(m_{t-1}, g_t, 1-\beta_1)\\
-   &v_t \leftarrow \beta_2 v_{t-1} + (1-\beta_2)\, g_t^2\\
-   &\hat m_t \leftarrow m_t / (1-\beta_1^t)\\
-   &\rho_\infty \leftarrow \frac{2}{1-\beta_2} - 1, \qquad
-    \rho_t \leftarrow \rho_\infty - \frac{2t\,\beta_2^t}{1-\beta_2^t}\\
-   &\text{if } \rho_t > 5:\\
-   &\quad r_t \leftarrow \sqrt{\frac{(\rho_t-4)(\rho_t-2)\,\rho_\infty}{(\rho_\infty-4)(\rho_\infty-2)\,\rho_t}}\\
-   &\quad \theta_t \leftarrow \theta_{t-1} - \hat m_t\,\gamma\,
-       \frac{\sqrt{1-\beta_2^t}}{\sqrt{v_t} + \epsilon}\, r_t\\
-   &\text{else: } \theta_t \leftarrow \theta_{t-1} - \hat m_t\,\gamma
-   \end{aligned}
-
-torch behaviours reproduced: the test :math:`\rho_t > 5` is strict, and until it holds (up to
-step 5 for the default :math:`\beta_2`) the step ignores the second moment entirely; ``eps``
-is added to :math:`\sqrt{v_t}` *before* the bias correction, which multiplies from above (unlike
-Adam and NAdam); the step is formed left to right as :math:`((\hat m_t\gamma)\,a_t)\,r_t`;
-``step`` is a float32 scalar incremented before use. The branch is chosen with a select on
-the traced step, so a jitted update serves both phases. For bfloat16/float16 params each
-tensor torch's for-loop step writes is rounded to the param's dtype, op by op (``weight_decay``
-and ``eps`` too, multipliers not), and :math:`\sqrt{1-\beta_2^t}/(\ldots)` is formed as torch's
-``reciprocal()`` times the number.
-"""
+"""RAdam: the :func:`radam` transform and its state, :class:`RAdamState`."""
 
 from __future__ import annotations
 
@@ -64,15 +35,55 @@ def radam(
     *,
     maximize: bool = False,
 ) -> GradientTransformation:
-    """``torch.optim.RAdam`` as a transform.
+    r"""Adam with a rectified adaptive learning rate, as ``torch.optim.RAdam``.
+
+    .. math::
+
+       \begin{aligned}
+       &g_t \leftarrow \pm\nabla f(\theta_{t-1}) && \text{(}-\text{ if maximize)}\\
+       &\text{decoupled: } \theta_{t-1} \leftarrow \theta_{t-1}(1 - \gamma\lambda)
+           \quad\text{else: } g_t \leftarrow g_t + \lambda\,\theta_{t-1}\\
+       &m_t \leftarrow \operatorname{lerp}(m_{t-1}, g_t, 1-\beta_1)\\
+       &v_t \leftarrow \beta_2 v_{t-1} + (1-\beta_2)\, g_t^2\\
+       &\hat m_t \leftarrow m_t / (1-\beta_1^t)\\
+       &\rho_\infty \leftarrow \frac{2}{1-\beta_2} - 1, \qquad
+        \rho_t \leftarrow \rho_\infty - \frac{2t\,\beta_2^t}{1-\beta_2^t}\\
+       &\text{if } \rho_t > 5:\\
+       &\quad r_t \leftarrow \sqrt{\frac{(\rho_t-4)(\rho_t-2)\,\rho_\infty}{(\rho_\infty-4)(\rho_\infty-2)\,\rho_t}}\\
+       &\quad \theta_t \leftarrow \theta_{t-1} - \hat m_t\,\gamma\,
+           \frac{\sqrt{1-\beta_2^t}}{\sqrt{v_t} + \epsilon}\, r_t\\
+       &\text{else: } \theta_t \leftarrow \theta_{t-1} - \hat m_t\,\gamma
+       \end{aligned}
 
     Args:
-      lr: learning rate :math:`\\gamma`.
-      betas: :math:`(\\beta_1, \\beta_2)`, each in [0, 1): the decay rates of the two moments.
-      eps: :math:`\\epsilon`, added to the root of the uncorrected second moment.
-      weight_decay: :math:`\\lambda`; L2 on the gradient, or decoupled (see below).
+      lr: learning rate :math:`\gamma`.
+      betas: :math:`(\beta_1, \beta_2)`, each in [0, 1): the decay rates of the two moments.
+      eps: :math:`\epsilon`, added to the root of the uncorrected second moment.
+      weight_decay: :math:`\lambda`; L2 on the gradient, or decoupled (see below).
       decoupled_weight_decay: decay the parameter directly (as AdamW) instead of the gradient.
       maximize: maximise the objective instead of minimising it.
+
+    Returns:
+      A :class:`~functional_optim.GradientTransformation` whose state is a
+      :class:`~functional_optim.HyperparamsState` holding an :class:`~functional_optim.RAdamState`.
+
+    Example::
+
+        tx = fo.radam(lr=1e-3, weight_decay=1e-2, decoupled_weight_decay=True)
+        state = tx.init(params)
+        update = jax.jit(tx.update)
+        updates, state = update(grads, state, params)
+        params = fo.apply_updates(params, updates)
+
+    torch behaviours reproduced: the test :math:`\rho_t > 5` is strict, and until it holds (up to
+    step 5 for the default :math:`\beta_2`) the step ignores the second moment entirely; ``eps``
+    is added to :math:`\sqrt{v_t}` *before* the bias correction, which multiplies from above (unlike
+    Adam and NAdam); the step is formed left to right as :math:`((\hat m_t\gamma)\,a_t)\,r_t`;
+    ``step`` is a float32 scalar incremented before use. The branch is chosen with a select on
+    the traced step, so a jitted update serves both phases. For bfloat16/float16 params each
+    tensor torch's for-loop step writes is rounded to the param's dtype, op by op (``weight_decay``
+    and ``eps`` too, multipliers not), and :math:`\sqrt{1-\beta_2^t}/(\ldots)` is formed as torch's
+    ``reciprocal()`` times the number.
     """
     check_lr(lr)
     check_eps(eps)

@@ -1,28 +1,4 @@
-r"""RMSprop: gradients scaled by a running root mean square, as ``torch.optim.RMSprop``.
-
-.. math::
-
-   \begin{aligned}
-   &g_t \leftarrow \pm\nabla f(\theta_{t-1}) + \lambda\,\theta_{t-1}
-       && \text{(}-\text{ if maximize; } \lambda = \text{weight\_decay)}\\
-   &v_t \leftarrow \alpha\, v_{t-1} + (1-\alpha)\, g_t^2\\
-   &\text{if centered: } \bar g_t \leftarrow \operatorname{lerp}(\bar g_{t-1}, g_t, 1-\alpha),
-       \quad d_t \leftarrow \sqrt{v_t - \bar g_t^2} + \epsilon
-       \qquad\text{else: } d_t \leftarrow \sqrt{v_t} + \epsilon\\
-   &\text{if } \mu > 0: \quad b_t \leftarrow \mu\, b_{t-1} + g_t / d_t,
-       \quad \theta_t \leftarrow \theta_{t-1} - \gamma\, b_t\\
-   &\text{else: } \theta_t \leftarrow \theta_{t-1} - \gamma\, g_t / d_t
-   \end{aligned}
-
-torch behaviours reproduced: ``eps`` is added *after* the square root; there is no bias
-correction; the momentum buffer starts at zero (unlike SGD's), and exists unless momentum is
-given as the Python number 0 (then fixed: torch creates the buffer at the first step only if
-momentum is positive then); the centered variant subtracts the square of an EMA of
-the gradient; ``alpha`` is only required to be >= 0, so ``alpha > 1`` is accepted; ``step`` is
-a float32 scalar incremented before use, though nothing reads it. For bfloat16/float16 params
-every tensor op rounds its result to the param's dtype, ``weight_decay``, ``eps`` and (with
-momentum) ``lr`` are rounded to it too, and ``addcmul`` and ``lerp`` round once (fused).
-"""
+"""RMSprop: the :func:`rmsprop` transform and its state, :class:`RMSpropState`."""
 
 from __future__ import annotations
 
@@ -71,14 +47,28 @@ def rmsprop(
     *,
     maximize: bool = False,
 ) -> GradientTransformation:
-    """``torch.optim.RMSprop`` as a transform.
+    r"""Gradients scaled by a running root mean square, as ``torch.optim.RMSprop``.
+
+    .. math::
+
+       \begin{aligned}
+       &g_t \leftarrow \pm\nabla f(\theta_{t-1}) + \lambda\,\theta_{t-1}
+           && \text{(}-\text{ if maximize; } \lambda = \text{weight\_decay)}\\
+       &v_t \leftarrow \alpha\, v_{t-1} + (1-\alpha)\, g_t^2\\
+       &\text{if centered: } \bar g_t \leftarrow \operatorname{lerp}(\bar g_{t-1}, g_t, 1-\alpha),
+           \quad d_t \leftarrow \sqrt{v_t - \bar g_t^2} + \epsilon
+           \qquad\text{else: } d_t \leftarrow \sqrt{v_t} + \epsilon\\
+       &\text{if } \mu > 0: \quad b_t \leftarrow \mu\, b_{t-1} + g_t / d_t,
+           \quad \theta_t \leftarrow \theta_{t-1} - \gamma\, b_t\\
+       &\text{else: } \theta_t \leftarrow \theta_{t-1} - \gamma\, g_t / d_t
+       \end{aligned}
 
     Args:
-      lr: learning rate :math:`\\gamma`.
-      alpha: :math:`\\alpha` >= 0, the decay rate of the running averages.
-      eps: :math:`\\epsilon`, added to the root mean square.
-      weight_decay: L2 penalty :math:`\\lambda` added to the gradient.
-      momentum: momentum factor :math:`\\mu`. Given as the Python number 0, it is fixed: no
+      lr: learning rate :math:`\gamma`.
+      alpha: :math:`\alpha` >= 0, the decay rate of the running averages.
+      eps: :math:`\epsilon`, added to the root mean square.
+      weight_decay: L2 penalty :math:`\lambda` added to the gradient.
+      momentum: momentum factor :math:`\mu`. Given as the Python number 0, it is fixed: no
         buffer exists and :func:`~functional_optim.set_hyperparams` refuses to change it (torch
         raises a KeyError when a group's momentum becomes positive after its first step).
         Otherwise (another number, an array or a schedule) the buffer exists from the start, at
@@ -88,11 +78,27 @@ def rmsprop(
       maximize: maximise the objective instead of minimising it.
 
     Returns:
-      The transform; its state is a :class:`~functional_optim.HyperparamsState` around an
-      :class:`RMSpropState`.
+      A :class:`~functional_optim.GradientTransformation` whose state is a
+      :class:`~functional_optim.HyperparamsState` holding an :class:`~functional_optim.RMSpropState`.
 
     Raises:
       ValueError: for a negative lr, eps, weight decay, momentum or alpha.
+
+    Example::
+
+        tx = fo.rmsprop(lr=1e-3, alpha=0.9, momentum=0.9, centered=True)
+        state = tx.init(params)
+        updates, state = tx.update(grads, state, params)
+        params = fo.apply_updates(params, updates)
+
+    torch behaviours reproduced: ``eps`` is added *after* the square root; there is no bias
+    correction; the momentum buffer starts at zero (unlike SGD's), and exists unless momentum is
+    given as the Python number 0 (then fixed: torch creates the buffer at the first step only if
+    momentum is positive then); the centered variant subtracts the square of an EMA of
+    the gradient; ``alpha`` is only required to be >= 0, so ``alpha > 1`` is accepted; ``step`` is
+    a float32 scalar incremented before use, though nothing reads it. For bfloat16/float16 params
+    every tensor op rounds its result to the param's dtype, ``weight_decay``, ``eps`` and (with
+    momentum) ``lr`` are rounded to it too, and ``addcmul`` and ``lerp`` round once (fused).
     """
     check_lr(lr)
     check_eps(eps)

@@ -1,33 +1,4 @@
-r"""Rprop: resilient backpropagation, as ``torch.optim.Rprop``.
-
-.. math::
-
-   \begin{aligned}
-   &g_t \leftarrow \pm\nabla f(\theta_{t-1}) && \text{(}-\text{ if maximize; no weight decay)}\\
-   &f_t \leftarrow \begin{cases}
-       \eta_+ & g_t\, g_{t-1} > 0\\
-       \eta_- & g_t\, g_{t-1} < 0\\
-       1 & \text{otherwise}
-   \end{cases}\\
-   &\Delta_t \leftarrow \operatorname{clamp}(\Delta_{t-1} f_t,\ \Delta_{\min},\ \Delta_{\max})\\
-   &g_t \leftarrow 0 \text{ where } f_t = \eta_-\\
-   &\theta_t \leftarrow \theta_{t-1} - \operatorname{sign}(g_t)\, \Delta_t
-   \end{aligned}
-
-with :math:`\Delta_0 = \gamma` (the lr) and :math:`g_0 = 0`.
-
-torch behaviours reproduced: ``lr`` only fills the initial step sizes when the state is
-created and is never read again, so changing it later (by hand or by a schedule) has no
-effect; after a sign flip the gradient is zeroed, so that parameter does not move and the
-stored ``prev`` is 0 (its next factor is 1); the first step therefore moves every parameter
-by ``clamp(lr, min, max)``; the clamp applies the minimum and then the maximum, so a
-``step_sizes`` pair with min > max (accepted, as in torch) pins every step size to max; torch's
-CPU ``sign`` of NaN is 0, so a NaN gradient leaves its parameter and step size unchanged (and
-is stored as ``prev``); ``step`` is a float32 scalar that torch keeps but never uses. For
-bfloat16/float16 params each tensor op rounds its result to the param's dtype, and the etas
-are rounded to it, as torch writes them into a tensor of that dtype (an etaminus that rounds
-to 1 then zeroes every gradient whose factor is 1, so those parameters never move).
-"""
+"""Rprop: the :func:`rprop` transform and its state, :class:`RpropState`."""
 
 from __future__ import annotations
 
@@ -70,15 +41,54 @@ def rprop(
     *,
     maximize: bool = False,
 ) -> GradientTransformation:
-    """``torch.optim.Rprop`` as a transform.
+    r"""Resilient backpropagation, as ``torch.optim.Rprop``.
+
+    .. math::
+
+       \begin{aligned}
+       &g_t \leftarrow \pm\nabla f(\theta_{t-1}) && \text{(}-\text{ if maximize; no weight decay)}\\
+       &f_t \leftarrow \begin{cases}
+           \eta_+ & g_t\, g_{t-1} > 0\\
+           \eta_- & g_t\, g_{t-1} < 0\\
+           1 & \text{otherwise}
+       \end{cases}\\
+       &\Delta_t \leftarrow \operatorname{clamp}(\Delta_{t-1} f_t,\ \Delta_{\min},\ \Delta_{\max})\\
+       &g_t \leftarrow 0 \text{ where } f_t = \eta_-\\
+       &\theta_t \leftarrow \theta_{t-1} - \operatorname{sign}(g_t)\, \Delta_t
+       \end{aligned}
+
+    with :math:`\Delta_0 = \gamma` (the lr) and :math:`g_0 = 0`.
 
     Args:
-      lr: the initial step size :math:`\\Delta_0` of every element. Read once, by ``init``.
-      etas: :math:`(\\eta_-, \\eta_+)`, the factors that shrink and grow a step size, with
-        :math:`0 < \\eta_- < 1 < \\eta_+`.
-      step_sizes: :math:`(\\Delta_{\\min}, \\Delta_{\\max})`, the bounds of the step sizes (not
+      lr: the initial step size :math:`\Delta_0` of every element. Read once, by ``init``.
+      etas: :math:`(\eta_-, \eta_+)`, the factors that shrink and grow a step size, with
+        :math:`0 < \eta_- < 1 < \eta_+`.
+      step_sizes: :math:`(\Delta_{\min}, \Delta_{\max})`, the bounds of the step sizes (not
         validated, as in torch).
       maximize: maximise the objective instead of minimising it.
+
+    Returns:
+      A :class:`~functional_optim.GradientTransformation` whose state is a
+      :class:`~functional_optim.HyperparamsState` holding an :class:`~functional_optim.RpropState`.
+
+    Example::
+
+        tx = fo.rprop(lr=1e-2, etas=(0.5, 1.2), step_sizes=(1e-6, 1.0))
+        state = tx.init(params)
+        grads = jax.grad(loss_fn)(params)  # full-batch: Rprop follows the gradient's signs
+        params, state = fo.apply_gradients(tx, grads, state, params)
+
+    torch behaviours reproduced: ``lr`` only fills the initial step sizes when the state is
+    created and is never read again, so changing it later (by hand or by a schedule) has no
+    effect; after a sign flip the gradient is zeroed, so that parameter does not move and the
+    stored ``prev`` is 0 (its next factor is 1); the first step therefore moves every parameter
+    by ``clamp(lr, min, max)``; the clamp applies the minimum and then the maximum, so a
+    ``step_sizes`` pair with min > max (accepted, as in torch) pins every step size to max; torch's
+    CPU ``sign`` of NaN is 0, so a NaN gradient leaves its parameter and step size unchanged (and
+    is stored as ``prev``); ``step`` is a float32 scalar that torch keeps but never uses. For
+    bfloat16/float16 params each tensor op rounds its result to the param's dtype, and the etas
+    are rounded to it, as torch writes them into a tensor of that dtype (an etaminus that rounds
+    to 1 then zeroes every gradient whose factor is 1, so those parameters never move).
     """
     check_lr(lr)
     _check_etas(etas)

@@ -1,26 +1,4 @@
-r"""SGD: stochastic gradient descent with optional (Nesterov) momentum, as ``torch.optim.SGD``.
-
-.. math::
-
-   \begin{aligned}
-   &g_t \leftarrow \pm\nabla f(\theta_{t-1}) + \lambda\,\theta_{t-1}
-       && \text{(}-\text{ if maximize; } \lambda = \text{weight\_decay)}\\
-   &\text{if } \mu \neq 0:\\
-   &\quad b_t \leftarrow g_t \text{ if } t = 1 \text{ else } \mu\, b_{t-1} + (1-\tau)\, g_t
-       && \text{(}\tau = \text{dampening)}\\
-   &\quad g_t \leftarrow g_t + \mu\, b_t \text{ if nesterov else } b_t\\
-   &\theta_t \leftarrow \theta_{t-1} - \gamma\, g_t
-   \end{aligned}
-
-torch behaviours reproduced: the momentum buffer starts as a copy of the first (decayed)
-gradient, so dampening applies from the second step on; the state holds only
-``momentum_buffer``, and only when momentum is non-zero; there is no ``step``.
-
-How a momentum may change between steps depends on how it is given (see :func:`sgd`): a
-Python number fixes whether it is 0; an array or a schedule may take any value at any step,
-with torch's semantics for a group whose momentum is edited: the buffer is created at the
-first step whose momentum is non-zero, and a step whose momentum is 0 leaves it alone.
-"""
+"""SGD: the :func:`sgd` transform and its state, :class:`SGDState`."""
 
 from __future__ import annotations
 
@@ -83,11 +61,23 @@ def sgd(
     *,
     maximize: bool = False,
 ) -> GradientTransformation:
-    """``torch.optim.SGD`` as a transform.
+    r"""Stochastic gradient descent with optional (Nesterov) momentum, as ``torch.optim.SGD``.
+
+    .. math::
+
+       \begin{aligned}
+       &g_t \leftarrow \pm\nabla f(\theta_{t-1}) + \lambda\,\theta_{t-1}
+           && \text{(}-\text{ if maximize; } \lambda = \text{weight\_decay)}\\
+       &\text{if } \mu \neq 0:\\
+       &\quad b_t \leftarrow g_t \text{ if } t = 1 \text{ else } \mu\, b_{t-1} + (1-\tau)\, g_t
+           && \text{(}\tau = \text{dampening)}\\
+       &\quad g_t \leftarrow g_t + \mu\, b_t \text{ if nesterov else } b_t\\
+       &\theta_t \leftarrow \theta_{t-1} - \gamma\, g_t
+       \end{aligned}
 
     Args:
-      lr: learning rate :math:`\\gamma`.
-      momentum: momentum factor :math:`\\mu`. Given as a Python number, whether it is 0 is fixed
+      lr: learning rate :math:`\gamma`.
+      momentum: momentum factor :math:`\mu`. Given as a Python number, whether it is 0 is fixed
         when the transform is built: 0 keeps no buffer (as torch), and
         :func:`~functional_optim.set_hyperparams` refuses to change it; another number keeps a
         buffer that every step runs (the native CPU kernel's), and may change to any non-zero
@@ -95,18 +85,29 @@ def sgd(
         the buffer is created (a copy of the gradient) at the first step whose momentum is not
         0, and a step whose momentum is 0 leaves it alone. Such a transform takes the XLA path
         and keeps ``has_momentum_buffer`` in its state.
-      dampening: dampening :math:`\\tau` of the momentum (not validated, as in torch).
-      weight_decay: L2 penalty :math:`\\lambda` added to the gradient.
+      dampening: dampening :math:`\tau` of the momentum (not validated, as in torch).
+      weight_decay: L2 penalty :math:`\lambda` added to the gradient.
       nesterov: use Nesterov momentum; needs momentum > 0 and dampening 0.
       maximize: maximise the objective instead of minimising it.
 
     Returns:
-      The transform; its state is a :class:`~functional_optim.HyperparamsState` around an
-      :class:`SGDState`.
+      A :class:`~functional_optim.GradientTransformation` whose state is a
+      :class:`~functional_optim.HyperparamsState` holding an :class:`~functional_optim.SGDState`.
 
     Raises:
       ValueError: for a negative lr, momentum or weight decay, or Nesterov momentum without a
         momentum or with dampening.
+
+    Example::
+
+        tx = fo.sgd(lr=lambda count: 0.1 * 0.95**count, momentum=0.9, nesterov=True)
+        state = tx.init(params)
+        updates, state = tx.update(grads, state, params)
+        params = fo.apply_updates(params, updates)
+
+    torch behaviours reproduced: the momentum buffer starts as a copy of the first (decayed)
+    gradient, so dampening applies from the second step on; the state holds only
+    ``momentum_buffer``, and only when momentum is non-zero; there is no ``step``.
     """
     check_lr(lr)
     check_momentum(momentum)

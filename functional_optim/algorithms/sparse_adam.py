@@ -1,46 +1,4 @@
-r"""SparseAdam: lazy Adam for sparse gradients, as ``torch.optim.SparseAdam``.
-
-Only the entries :math:`I` that the (coalesced) sparse gradient names are touched:
-
-.. math::
-
-   \begin{aligned}
-   &g_t \leftarrow \pm\operatorname{coalesce}(\nabla f(\theta_{t-1}))
-       && \text{(}-\text{ if maximize; duplicate indices summed)}\\
-   &m_t[I] \leftarrow m_{t-1}[I] + (1-\beta_1)\,(g_t[I] - m_{t-1}[I])\\
-   &v_t[I] \leftarrow v_{t-1}[I] + (1-\beta_2)\,(g_t[I]^2 - v_{t-1}[I])\\
-   &\theta_t[I] \leftarrow \theta_{t-1}[I]
-       - \frac{\gamma\sqrt{1-\beta_2^t}}{1-\beta_1^t}\,\frac{m_t[I]}{\sqrt{v_t[I]} + \epsilon}
-   \end{aligned}
-
-Entries outside :math:`I` keep their parameter *and* moments bit-for-bit: absent entries are
-not decayed ("lazy" Adam), unlike :func:`functional_optim.adam` fed a gradient with zeros.
-
-torch behaviours reproduced: the moment updates are written ``old + (new - old)(1 - beta)``
-(not torch.lerp); the step size :math:`\gamma\sqrt{1-\beta_2^t}/(1-\beta_1^t)` is scalar maths
-(float32 tensor maths for an array ``lr``); ``step`` counts every update, an empty gradient
-included, which then changes nothing else; ``lr`` and ``eps`` must be strictly positive;
-complex and sparse parameters are rejected with torch's ValueErrors.
-
-Gradients are :class:`jax.experimental.sparse.BCOO` arrays, one per parameter with its shape,
-the layout of torch's sparse COO gradients: ``BCOO((rows, ids[:, None]), shape=table.shape)``
-names whole rows of an embedding table (``n_dense=1``, like ``nn.Embedding(sparse=True)``),
-and ``n_dense=0`` names single entries. Duplicate indices are summed first, as torch's
-``coalesce()``; an index is *present* even when its value is zero. Under ``jit`` the number of
-stored entries (``nse``) is part of the shape: keep it fixed (pad with out-of-range indices,
-e.g. ``shape[0]``, which are ignored, as are negative ones) and the update compiles once.
-
-Dense gradients raise ``RuntimeError`` as in torch. A dense array cannot say which entries
-are present: inferring presence from non-zero values would silently diverge from torch
-whenever a looked-up row's gradient is exactly zero, and ``jax.grad`` never produces BCOO, so
-a dense gradient here most likely means the model wanted :func:`functional_optim.adam`.
-Build the sparse gradient from the gradient of the looked-up rows instead::
-
-    rows = table[ids]                                    # the lookup, outside the loss
-    row_grads = jax.grad(loss_of_rows)(rows)             # (len(ids), dim)
-    grad = jax.experimental.sparse.BCOO((row_grads, ids[:, None]), shape=table.shape)
-    updates, state = tx.update({"table": grad}, state, {"table": table})
-"""
+"""SparseAdam: the :func:`sparse_adam` transform and its state, :class:`SparseAdamState`."""
 
 from __future__ import annotations
 
@@ -151,14 +109,63 @@ def sparse_adam(
     eps: Hyperparam = 1e-8,
     maximize: bool = False,
 ) -> GradientTransformation:
-    """``torch.optim.SparseAdam`` as a transform; ``update`` takes BCOO gradients (see the module docstring).
+    r"""Lazy Adam for sparse gradients, as ``torch.optim.SparseAdam``; ``update`` takes BCOO gradients.
+
+    Only the entries :math:`I` that the (coalesced) sparse gradient names are touched:
+
+    .. math::
+
+       \begin{aligned}
+       &g_t \leftarrow \pm\operatorname{coalesce}(\nabla f(\theta_{t-1}))
+           && \text{(}-\text{ if maximize; duplicate indices summed)}\\
+       &m_t[I] \leftarrow m_{t-1}[I] + (1-\beta_1)\,(g_t[I] - m_{t-1}[I])\\
+       &v_t[I] \leftarrow v_{t-1}[I] + (1-\beta_2)\,(g_t[I]^2 - v_{t-1}[I])\\
+       &\theta_t[I] \leftarrow \theta_{t-1}[I]
+           - \frac{\gamma\sqrt{1-\beta_2^t}}{1-\beta_1^t}\,\frac{m_t[I]}{\sqrt{v_t[I]} + \epsilon}
+       \end{aligned}
+
+    Entries outside :math:`I` keep their parameter *and* moments bit-for-bit: absent entries are
+    not decayed ("lazy" Adam), unlike :func:`functional_optim.adam` fed a gradient with zeros.
 
     Args:
-      lr: learning rate :math:`\\gamma > 0`.
-      betas: :math:`(\\beta_1, \\beta_2)`, each in [0, 1): the decay rates of the two moments,
+      lr: learning rate :math:`\gamma > 0`.
+      betas: :math:`(\beta_1, \beta_2)`, each in [0, 1): the decay rates of the two moments,
         applied only to the entries present in the gradient.
-      eps: :math:`\\epsilon > 0`, added to the root of the second moment.
+      eps: :math:`\epsilon > 0`, added to the root of the second moment.
       maximize: maximise the objective instead of minimising it.
+
+    Returns:
+      A :class:`~functional_optim.GradientTransformation` whose state is a
+      :class:`~functional_optim.HyperparamsState` holding a :class:`~functional_optim.SparseAdamState`.
+
+    Example (an embedding table, with the gradient of the looked-up rows only)::
+
+        tx = fo.sparse_adam(lr=1e-2)
+        state = tx.init({"table": table})
+        rows = table[ids]  # the lookup, outside the loss
+        row_grads = jax.grad(loss_of_rows)(rows)  # (len(ids), dim)
+        grad = jax.experimental.sparse.BCOO((row_grads, ids[:, None]), shape=table.shape)
+        updates, state = tx.update({"table": grad}, state, {"table": table})
+
+    Gradients are :class:`jax.experimental.sparse.BCOO` arrays, one per parameter with its shape,
+    the layout of torch's sparse COO gradients: ``BCOO((rows, ids[:, None]), shape=table.shape)``
+    names whole rows of an embedding table (``n_dense=1``, like ``nn.Embedding(sparse=True)``),
+    and ``n_dense=0`` names single entries. Duplicate indices are summed first, as torch's
+    ``coalesce()``; an index is *present* even when its value is zero. Under ``jit`` the number of
+    stored entries (``nse``) is part of the shape: keep it fixed (pad with out-of-range indices,
+    e.g. ``shape[0]``, which are ignored, as are negative ones) and the update compiles once.
+
+    Dense gradients raise ``RuntimeError`` as in torch. A dense array cannot say which entries
+    are present: inferring presence from non-zero values would silently diverge from torch
+    whenever a looked-up row's gradient is exactly zero, and ``jax.grad`` never produces BCOO, so
+    a dense gradient here most likely means the model wanted :func:`functional_optim.adam`.
+    Build the sparse gradient from the gradient of the looked-up rows instead, as in the example.
+
+    torch behaviours reproduced: the moment updates are written ``old + (new - old)(1 - beta)``
+    (not torch.lerp); the step size :math:`\gamma\sqrt{1-\beta_2^t}/(1-\beta_1^t)` is scalar maths
+    (float32 tensor maths for an array ``lr``); ``step`` counts every update, an empty gradient
+    included, which then changes nothing else; ``lr`` and ``eps`` must be strictly positive;
+    complex and sparse parameters are rejected with torch's ValueErrors.
     """
     check_value("lr", lr, lambda v: v > 0, "Invalid learning rate", "> 0")
     check_value("eps", eps, lambda v: v > 0, "Invalid epsilon value", "> 0")
