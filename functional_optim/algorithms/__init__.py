@@ -1,1 +1,1 @@
-"""One module per torch.optim algorithm; see each module's docstring for its update rule."""
+"""One module per torch.optim algorithm; each public function's docstring gives its update rule."""
