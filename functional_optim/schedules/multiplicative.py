@@ -260,6 +260,11 @@ def linear_lr(base_lr: Any, start_factor: float = 1.0 / 3, end_factor: float = 1
     * a fractional ``total_iters``: the ratio is applied for :math:`e \le T` only, so the
       factor stops at :math:`\lfloor T \rfloor` and never reaches :math:`f_e`.
 
+    The telescoped product is computed as the formula, so it differs from torch's step by step
+    product by rounding: at most a few ulps of :math:`\eta_0`, e.g. ``end_factor=0`` ends at
+    exactly 0 where torch's product leaves about :math:`2 \cdot 10^{-17}` (measured against torch
+    2.13; the stateful class follows torch's product exactly).
+
     Args:
       base_lr: :math:`\eta_0`, the lr of the param group.
       start_factor: :math:`f_s`, in (0, 1].
