@@ -5,9 +5,11 @@ compare against a live torch carry the ``live_torch`` marker (CI runs them after
 torch with ``pytest -m live_torch``); they skip with a reason where torch is not installed.
 
 Tests marked ``resource`` (long runs that watch compilations and memory) run only when asked
-for, ``pytest -m resource``, as CI does. Property-based tests use hypothesis's ``default``
-profile, a few dozen examples each; ``--hypothesis-profile=long`` (CI's live run) draws ten
-times as many.
+for, ``pytest -m resource``, as CI does; tests marked ``slow`` (the exhaustive variants of a
+table: every configuration, dtype and path where the default run keeps a representative few)
+are left out of the run unless asked for, ``pytest -m slow``, as CI does too. Property-based
+tests use hypothesis's ``default`` profile, a few dozen examples each;
+``--hypothesis-profile=long`` (CI's live run) draws ten times as many.
 """
 
 import hypothesis
@@ -22,9 +24,15 @@ hypothesis.settings.load_profile("default")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    asked_for_resource = "resource" in (config.getoption("markexpr") or "")
+    asked_for = config.getoption("markexpr") or ""
+    left_out = []
     for item in items:
         if "live" in item.nodeid:
             item.add_marker(pytest.mark.live_torch)
-        if item.get_closest_marker("resource") and not asked_for_resource:
+        if item.get_closest_marker("resource") and "resource" not in asked_for:
             item.add_marker(pytest.mark.skip(reason="a long resource run: pytest -m resource (CI runs it)"))
+        if item.get_closest_marker("slow") and "slow" not in asked_for:
+            left_out.append(item)
+    if left_out:
+        config.hook.pytest_deselected(items=left_out)
+        items[:] = [item for item in items if not item.get_closest_marker("slow") or "slow" in asked_for]

@@ -113,6 +113,7 @@ def _named(cases: list[Case]) -> list[dict]:
     return [{"testcase_name": re.sub(r"[^0-9A-Za-z_.=,\[\]-]", "_", case.name), "case": case} for case in cases]
 
 
+@pytest.mark.slow  # every golden case, jitted; the default run checks EAGER_CASES and the wrapper's picks
 class GoldenTest(chex.TestCase):
     @chex.variants(with_jit=True)
     @parameterized.named_parameters(*_named(list(CASES)))

@@ -265,6 +265,7 @@ def native_steps(dtype: str) -> list[np.ndarray]:
     return results
 
 
+@pytest.mark.slow  # a subprocess per dtype running every option case
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_avx2_and_avx512_loops_agree_bit_for_bit(dtype, tmp_path):
     """The AVX2 loops (FUNCTIONAL_OPTIM_AVX512=0, in a fresh process) give the AVX-512 loops' results exactly."""

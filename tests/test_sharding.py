@@ -90,6 +90,7 @@ def _result(report: dict, name: str, label: str) -> dict:
     return entry
 
 
+@pytest.mark.slow  # every algorithm on four 8-device meshes: pytest -m slow (CI runs it)
 @pytest.mark.parametrize(("name", "label"), _params(MESH_CASES))
 def test_sharded_update_keeps_shardings_and_matches_one_device(report: dict, name: str, label: str) -> None:
     """Per-parameter state follows the params' shardings; no collective if elementwise; single-device numbers."""
@@ -153,6 +154,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.mark.slow  # two JAX processes
 def test_multiprocess_data_parallel_matches_single_process(tmp_path: pathlib.Path) -> None:
     """Two processes x 4 CPU devices under jax.distributed, data-parallel with ZeRO-1 AdamW."""
     port, outs = _free_port(), [tmp_path / f"process{i}.npz" for i in range(2)]

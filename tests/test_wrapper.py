@@ -17,6 +17,10 @@ from tests.runner import tolerances
 from tests.wrapper_runs import STEPS, WRAPPED, JaxRun, TorchRun, run_scenario, skip_unimplemented, to_numpy
 
 IDS = [info.torch_name for info in WRAPPED]
+# Save/load/continue for one algorithm in the default run; every algorithm under pytest -m slow.
+WRAPPED_FIRST_FAST = [
+    pytest.param(info, id=info.torch_name, marks=() if i == 0 else pytest.mark.slow) for i, info in enumerate(WRAPPED)
+]
 MIDWAY = 5
 
 
@@ -52,7 +56,7 @@ def test_state_dict_has_torchs_layout(info, torch):
 
 
 @pytest.mark.parametrize("via", ["memory", "file"])
-@pytest.mark.parametrize("info", WRAPPED, ids=IDS)
+@pytest.mark.parametrize("info", WRAPPED_FIRST_FAST)
 def test_save_load_continue_is_bit_identical(info, via, tmp_path):
     skip_unimplemented(info)
     uninterrupted, _ = run_scenario(JaxRun(info, "float64"), "float64")

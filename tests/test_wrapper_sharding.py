@@ -33,6 +33,7 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> dict:
     return json.loads(out.read_text())
 
 
+@pytest.mark.slow  # the 8-device runs take minutes: pytest -m slow (CI runs it)
 @pytest.mark.parametrize(("name", "label"), CASES, ids=[f"{name}-{label}" for name, label in CASES])
 def test_wrapper_keeps_shardings_and_matches_one_device(report: dict, name: str, label: str) -> None:
     """step() keeps every sharding; state_dict/load_state_dict keep them too; the numbers are one device's."""
