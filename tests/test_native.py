@@ -220,6 +220,38 @@ def test_live_native_kernels_step_subnormals_as_torch(name, config, dtype):
     np.testing.assert_array_equal(params["w"], param.detach().numpy())
 
 
+@pytest.mark.parametrize("momentum", [0.0, 0.9])
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("path", ["native", "xla"])
+def test_live_centered_rmsprop_with_alpha_0_fuses_addcmul_as_torch(path, dtype, momentum):
+    """With alpha=0 the centred variance is g*g - g*g: torch's addcmul is a fused multiply-add, so
+    it is the rounding error of g*g (either sign; NaN after the sqrt where negative). Native: bit
+    for bit; XLA path: the same NaNs, and the rest within the table's tolerance."""
+    torch = pytest.importorskip("torch", reason="torch is not installed (pip install -e '.[parity]')")
+    rng = np.random.default_rng(0)
+    values = rng.standard_normal(64).astype(dtype)
+    grads = [rng.standard_normal(64).astype(dtype) for _ in range(4)]
+    config = {"lr": 0.01, "alpha": 0.0, "centered": True, "momentum": momentum, "eps": 1e-3}
+    param = torch.tensor(values, requires_grad=True)
+    optimizer = torch.optim.RMSprop([param], foreach=False, **config)
+    tx = fo.rmsprop(**config)
+    params = {"w": jnp.asarray(values)}
+    state = tx.init(params)
+    step = jax.jit(functools.partial(fo.apply_gradients, tx))
+    with on_path(path):
+        for grad in grads:
+            param.grad = torch.tensor(grad)
+            optimizer.step()
+            params, state = step({"w": jnp.asarray(grad)}, state, params)
+    ours, theirs = np.asarray(params["w"]), param.detach().numpy()
+    assert np.isnan(theirs).any() and not np.isnan(theirs).all()  # the case is the one that matters
+    if path == "native":
+        np.testing.assert_array_equal(ours, theirs)
+    else:
+        rtol = ALGORITHMS_BY_NAME["rmsprop"].float64_rtol if dtype == "float64" else 1e-5
+        np.testing.assert_allclose(ours, theirs, rtol=rtol, equal_nan=True)
+
+
 def test_a_native_step_can_be_differentiated():
     """The kernel has no derivative; ``jax.grad`` through a step differentiates the XLA path's maths."""
     params, grads = tree("float64"), tree("float64", seed=1)
