@@ -121,6 +121,8 @@ def chain(*transforms: GradientTransformation) -> GradientTransformation:
     :func:`apply_gradients` of a chain applies its last transform's step directly.
     """
 
+    forwarding = tuple(takes_extra_args(t) for t in transforms)  # read once, not at every update
+
     def init(params: Params) -> tuple[OptState, ...]:
         return tuple(t.init(params) for t in transforms)
 
@@ -136,8 +138,8 @@ def chain(*transforms: GradientTransformation) -> GradientTransformation:
     ) -> tuple:
         """The first ``count`` transforms' updates, and their new states."""
         new_state = []
-        for transform, inner_state in zip(transforms[:count], state):
-            grads, inner_state = transform.update(grads, inner_state, params, **extra_args_for(transform, extra_args))
+        for transform, inner_state, forwards in zip(transforms[:count], state, forwarding):
+            grads, inner_state = transform.update(grads, inner_state, params, **(extra_args if forwards else {}))
             new_state.append(inner_state)
         return grads, new_state
 

@@ -25,14 +25,14 @@ hypothesis.settings.load_profile("default")
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     asked_for = config.getoption("markexpr") or ""
-    left_out = []
+    kept, left_out = [], []
     for item in items:
         if "live" in item.nodeid:
             item.add_marker(pytest.mark.live_torch)
         if item.get_closest_marker("resource") and "resource" not in asked_for:
             item.add_marker(pytest.mark.skip(reason="a long resource run: pytest -m resource (CI runs it)"))
-        if item.get_closest_marker("slow") and "slow" not in asked_for:
-            left_out.append(item)
+        slow_unasked = item.get_closest_marker("slow") and "slow" not in asked_for
+        (left_out if slow_unasked else kept).append(item)
     if left_out:
         config.hook.pytest_deselected(items=left_out)
-        items[:] = [item for item in items if not item.get_closest_marker("slow") or "slow" in asked_for]
+        items[:] = kept

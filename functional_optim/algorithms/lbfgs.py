@@ -372,11 +372,10 @@ def _py_min(a: _Number, b: _Number) -> _Number:
 # ----------------------------------------------------------------------------------------------
 
 
-def _vectors(params: Params) -> Params:
-    """The params as a vector: their real views, in their promoted dtype (torch's flat vector's)."""
-    real = jax.tree.map(to_real, params)
-    dtype = jnp.result_type(*jax.tree.leaves(real))
-    return jax.tree.map(lambda x: x.astype(dtype), real)
+def _vectors(real_params: Params) -> Params:
+    """The params' real views as a vector: in their promoted dtype (torch's flat vector's)."""
+    dtype = jnp.result_type(*jax.tree.leaves(real_params))
+    return jax.tree.map(lambda x: x.astype(dtype), real_params)
 
 
 def _dot(a: Params, b: Params) -> jax.Array:
