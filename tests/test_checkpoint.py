@@ -365,3 +365,67 @@ def _with_state(state_dict, **fields):
     state = {k: dict(v) for k, v in state_dict["state"].items()}
     state[1].update(fields)
     return {**state_dict, "state": state}
+
+
+# -- any tree of the supported types -----------------------------------------------------------------
+
+
+def _trees():
+    """Nested dicts (with every supported key type), OrderedDicts, lists and tuples of Python
+    scalars, strings, numpy scalars and numpy/jax arrays of every supported dtype and order."""
+    hypothesis = pytest.importorskip("hypothesis")
+    st = hypothesis.strategies
+    hnp = pytest.importorskip("hypothesis.extra.numpy")
+    dtypes = st.sampled_from(
+        ["float64", "float32", "float16", "bfloat16", "complex64", "complex128", "int8", "int64", "uint32", "bool"]
+    ).map(jnp.dtype)
+    numpy_arrays = dtypes.flatmap(
+        lambda dtype: hnp.arrays(
+            np.uint8 if dtype == jnp.bfloat16 else dtype,
+            hnp.array_shapes(min_dims=0, max_dims=3, min_side=0, max_side=3),
+        ).map(lambda a: a.astype(dtype))
+    )
+    arrays = st.one_of(
+        numpy_arrays,
+        numpy_arrays.map(np.asfortranarray),
+        numpy_arrays.filter(lambda a: a.dtype != jnp.bfloat16 and a.dtype.itemsize > 1).map(
+            lambda a: a.astype(a.dtype.newbyteorder(">"))
+        ),
+        numpy_arrays.map(jnp.asarray),
+        numpy_arrays.filter(lambda a: a.ndim == 0).map(lambda a: a[()]),  # numpy scalars
+    )
+    scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=5))
+    keys = st.one_of(st.text(max_size=5), st.integers(), st.floats(allow_nan=False), st.booleans(), st.none())
+    return st.recursive(
+        st.one_of(scalars, arrays),
+        lambda children: st.one_of(
+            st.lists(children, max_size=3),
+            st.lists(children, max_size=3).map(tuple),
+            st.dictionaries(keys, children, max_size=3),
+            st.dictionaries(st.text(max_size=3), children, max_size=3).map(collections.OrderedDict),
+        ),
+        max_leaves=12,
+    )
+
+
+def _in_native_byte_order(tree):
+    """``tree`` as ``load`` returns it: numpy arrays in native byte order, all else as it was."""
+    if isinstance(tree, np.ndarray):
+        return tree.astype(tree.dtype.newbyteorder("="))
+    if isinstance(tree, (list, tuple)):
+        return type(tree)(map(_in_native_byte_order, tree))
+    if isinstance(tree, dict):
+        return type(tree)((key, _in_native_byte_order(value)) for key, value in tree.items())
+    return tree
+
+
+def test_any_tree_of_supported_types_round_trips_exactly(tmp_path_factory):
+    hypothesis = pytest.importorskip("hypothesis")
+
+    @hypothesis.settings(suppress_health_check=[hypothesis.HealthCheck.too_slow])
+    @hypothesis.given(_trees())
+    def round_trips(tree):
+        loaded = round_trip(tmp_path_factory.mktemp("tree"), tree)
+        assert_identical(loaded, _in_native_byte_order(tree))
+
+    round_trips()
