@@ -48,6 +48,13 @@ def make_transform(info: AlgorithmInfo, config: dict) -> fo.GradientTransformati
     return getattr(fo, info.name)(**jax_kwargs(config))
 
 
+@functools.cache
+def _compiled_grad(problem: str, dtype: str) -> Callable:
+    """The jitted grad of ``problem``'s loss on its data in ``dtype``: one compile per process, not per test."""
+    x, y = (jnp.asarray(a, dtype) for a in problems.data())
+    return jax.jit(jax.grad(lambda p: problems.loss(problem, p, x, y, jnp)))
+
+
 def trajectory(
     info: AlgorithmInfo,
     config: dict,
@@ -65,8 +72,7 @@ def trajectory(
     steps = info.steps if steps is None else steps
     tx = make_transform(info, config)
     params = {k: jnp.asarray(v, dtype) for k, v in problems.initial_params(info.problem).items()}
-    x, y = (jnp.asarray(a, dtype) for a in problems.data())
-    grad_fn = jax.jit(jax.grad(lambda p: problems.loss(info.problem, p, x, y, jnp)))
+    grad_fn = _compiled_grad(info.problem, dtype)
     step = wrap_update(functools.partial(fo.apply_gradients, tx))
     state = tx.init(params)
     history = {k: [np.asarray(v)] for k, v in params.items()}

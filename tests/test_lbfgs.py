@@ -231,7 +231,7 @@ def _objective(loss_fn, params, data):
     return {"value": value, "value_fn": lambda p: loss_fn(p, *data)}, grads
 
 
-@pytest.mark.parametrize("line_search_fn", [None, "strong_wolfe"])
+@pytest.mark.parametrize("line_search_fn", [pytest.param(None, marks=pytest.mark.slow), "strong_wolfe"])
 def test_update_and_apply_gradients_are_the_step(line_search_fn):
     params, data, loss_fn = _logistic_problem()
     tx = fo.lbfgs(line_search_fn=line_search_fn, max_iter=5, history_size=3)
@@ -297,7 +297,7 @@ def test_zero1_forwards_the_objective():
     )
 
 
-@pytest.mark.parametrize("line_search_fn", [None, "strong_wolfe"])
+@pytest.mark.parametrize("line_search_fn", [pytest.param(None, marks=pytest.mark.slow), "strong_wolfe"])
 def test_maximize_steps_as_minimising_the_negation(line_search_fn):
     # torch 2.15's maximize negates every loss and gradient the step sees: maximising -f takes
     # the iterates of minimising f (torch 2.13 has no maximize; this is its check). Equal to

@@ -7,7 +7,7 @@ import pathlib
 import chex
 import jax
 import numpy as np
-from absl.testing import parameterized
+import pytest
 
 import functional_optim as fo
 from tests.algorithm_table import PARITY_CASES
@@ -24,14 +24,24 @@ def golden(name: str, key: str) -> np.ndarray:
     return _GOLDENS[name][key]
 
 
-CASES = [
-    {"testcase_name": f"{info.name}[{info.config_id(config)}]-{dtype}", "info": info, "config": config, "dtype": dtype}
-    for info, config in PARITY_CASES
-    for dtype in ("float64", "float32")
-]
+def _cases(*, default_run: str, native_only: bool = False) -> list:
+    """``(info, config, dtype)`` for every configuration of the table, in float64 and float32.
 
-
-XLA_PATH_CASES = [case for case in CASES if "native" in kernel_paths(case["info"].name)]
+    ``default_run="every"`` keeps them all in the default run; ``"first"`` keeps each
+    algorithm's first configuration and leaves the others to ``pytest -m slow``.
+    ``native_only``: only the algorithms with a native kernel.
+    """
+    cases, seen = [], set()
+    for info, config in PARITY_CASES:
+        if native_only and "native" not in kernel_paths(info.name):
+            continue
+        marks = pytest.mark.slow if default_run == "first" and info.name in seen else ()
+        seen.add(info.name)
+        for dtype in ("float64", "float32"):
+            cases.append(
+                pytest.param(info, config, dtype, id=f"{info.name}[{info.config_id(config)}]-{dtype}", marks=marks)
+            )
+    return cases
 
 
 def assert_matches_golden(ours: dict, info, config, dtype: str) -> None:
@@ -39,15 +49,19 @@ def assert_matches_golden(ours: dict, info, config, dtype: str) -> None:
     chex.assert_trees_all_close(ours, expected, **tolerances(info, dtype))
 
 
-class GoldenParityTest(chex.TestCase):
-    @chex.variants(with_jit=True, without_jit=True)
-    @parameterized.named_parameters(*CASES)
-    def test_trajectory_matches_torch(self, info, config, dtype):
-        """On the default path: the native kernels, for the algorithms that have one."""
-        assert_matches_golden(trajectory(info, config, dtype, wrap_update=self.variant), info, config, dtype)
+@pytest.mark.parametrize(("info", "config", "dtype"), _cases(default_run="every"))
+def test_jitted_trajectory_matches_torch(info, config, dtype):
+    """On the default path: the native kernels, for the algorithms that have one."""
+    assert_matches_golden(trajectory(info, config, dtype, wrap_update=jax.jit), info, config, dtype)
 
-    @parameterized.named_parameters(*XLA_PATH_CASES)
-    def test_trajectory_matches_torch_on_the_xla_path(self, info, config, dtype):
-        """The algorithms with a native kernel, on the path that runs where it does not (GPU, TPU, no compiler)."""
-        with fo.native.use("xla"):
-            assert_matches_golden(trajectory(info, config, dtype, wrap_update=jax.jit), info, config, dtype)
+
+@pytest.mark.parametrize(("info", "config", "dtype"), _cases(default_run="first"))
+def test_eager_trajectory_matches_torch(info, config, dtype):
+    assert_matches_golden(trajectory(info, config, dtype), info, config, dtype)
+
+
+@pytest.mark.parametrize(("info", "config", "dtype"), _cases(default_run="first", native_only=True))
+def test_trajectory_matches_torch_on_the_xla_path(info, config, dtype):
+    """The algorithms with a native kernel, on the path that runs where it does not (GPU, TPU, no compiler)."""
+    with fo.native.use("xla"):
+        assert_matches_golden(trajectory(info, config, dtype, wrap_update=jax.jit), info, config, dtype)

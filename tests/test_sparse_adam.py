@@ -6,6 +6,7 @@ the algorithm table (tests/test_validation.py).
 
 from __future__ import annotations
 
+import functools
 import re
 
 import chex
@@ -13,7 +14,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from absl.testing import parameterized
 from jax.experimental import sparse
 
 import functional_optim as fo
@@ -22,10 +22,12 @@ from tests.runner import jax_kwargs
 
 TOLERANCES = {"float64": 1e-10, "float32": 1e-5}
 DENSE_GRAD_ERROR = "SparseAdam does not support dense gradients, please consider Adam instead"
+# Jitted: every configuration; eagerly: the first, the rest under pytest -m slow.
 CASES = [
-    {"testcase_name": f"[{problem.INFO.config_id(config)}]-{dtype}", "config": config, "dtype": dtype}
-    for config in problem.CONFIGS
+    pytest.param(config, dtype, variant, id=f"[{problem.INFO.config_id(config)}]-{dtype}-{variant}", marks=marks)
+    for i, config in enumerate(problem.CONFIGS)
     for dtype in problem.DTYPES
+    for variant, marks in (("jit", ()), ("eager", () if i == 0 else pytest.mark.slow))
 ]
 
 
@@ -81,21 +83,19 @@ def assert_matches(ours: dict, expected: dict, dtype: str) -> None:
             np.testing.assert_allclose(ours[key], value, rtol=tolerance, atol=tolerance, err_msg=key)
 
 
-class GoldenSparseAdamTest(chex.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        with np.load(problem.GOLDEN_PATH) as data:
-            cls.golden = dict(data)
+@functools.cache
+def golden() -> dict[str, np.ndarray]:
+    with np.load(problem.GOLDEN_PATH) as data:
+        return dict(data)
 
-    @chex.variants(with_jit=True, without_jit=True)
-    @parameterized.named_parameters(*CASES)
-    def test_trajectory_and_state_match_torch(self, config, dtype):
-        ours, _ = jax_run(config, dtype, wrap_update=self.variant)
-        prefix = f"{problem.INFO.config_id(config)}|{dtype}|"
-        expected = {k[len(prefix) :]: v for k, v in self.golden.items() if k.startswith(prefix)}
-        assert set(expected) == set(ours)
-        assert_matches(ours, expected, dtype)
+
+@pytest.mark.parametrize(("config", "dtype", "variant"), CASES)
+def test_trajectory_and_state_match_torch(config, dtype, variant):
+    ours, _ = jax_run(config, dtype, wrap_update=jax.jit if variant == "jit" else lambda update: update)
+    prefix = f"{problem.INFO.config_id(config)}|{dtype}|"
+    expected = {k[len(prefix) :]: v for k, v in golden().items() if k.startswith(prefix)}
+    assert set(expected) == set(ours)
+    assert_matches(ours, expected, dtype)
 
 
 @pytest.mark.parametrize("dtype", problem.DTYPES)

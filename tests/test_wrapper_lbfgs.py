@@ -24,26 +24,32 @@ from tests.test_lbfgs import STATE_FIELDS, assert_run_matches, golden
 from tests.wrapper_runs import to_numpy
 
 # The wrapper adds no maths to the functional step (tests/test_lbfgs.py runs every case on it):
-# these cases cover each problem, both searches, each early exit, a wrapping history, a Tensor
-# lr, complex parameters and float32.
+# the default run's cases cover each problem, both searches, each early exit, a wrapping history,
+# a Tensor lr, complex parameters and float32; pytest -m slow adds the rest of the picks.
 _PICKED = (
     "rosenbrock2[default]-float64",
     "rosenbrock2[line_search_fn=strong_wolfe]-float64",
-    "rosenbrock2[lr=0.5,max_iter=6,history_size=4]-float64",  # the history ring wraps
-    "rosenbrock2[lr=0.5,max_iter=6,history_size=4]-float32",
+    "rosenbrock2[lr=0.5,max_iter=6,history_size=4]-float32",  # the history ring wraps
     "rosenbrock2[line_search_fn=strong_wolfe,max_eval=7,history_size=2]-float64",  # exits on max_eval
     "rosenbrock2[max_iter=1]-float64",  # no re-evaluation on the last iteration
     "rosenbrock10[lr=0.5,max_iter=6,history_size=4]-float64",  # a Tensor lr
-    "logistic[default]-float64",
-    "logistic[line_search_fn=strong_wolfe]-float64",
     "logistic[tolerance_grad=0.001,history_size=3]-float32",  # later steps return at once
     "logistic[line_search_fn=strong_wolfe,tolerance_change=0.0001,max_iter=12]-float64",  # exits on loss change
-    "mlp[line_search_fn=strong_wolfe,tolerance_change=0.0001,max_iter=12]-float64",
     "complex[default]-float64",
+)
+_PICKED_SLOW = (
+    "rosenbrock2[lr=0.5,max_iter=6,history_size=4]-float64",
+    "logistic[default]-float64",
+    "logistic[line_search_fn=strong_wolfe]-float64",
+    "mlp[line_search_fn=strong_wolfe,tolerance_change=0.0001,max_iter=12]-float64",
     "complex[line_search_fn=strong_wolfe]-float32",
 )
 WRAPPER_CASES = [case for case in CASES if case.name.rsplit("-", 1)[0] in _PICKED]
-LIVE_CASES = [case for case in WRAPPER_CASES if case.config in ({}, {"line_search_fn": "strong_wolfe"})][:4]
+LIVE_CASES = [
+    case
+    for case in CASES
+    if case.name.rsplit("-", 1)[0] in _PICKED + _PICKED_SLOW and case.config in ({}, {"line_search_fn": "strong_wolfe"})
+][:4]
 COUNTERS = ("func_evals", "n_iter")
 TORCH_KEYS_BEFORE_AL = ["func_evals", "n_iter", "al", "d", "t", "old_dirs", "old_stps", "ro", "H_diag"]
 
@@ -113,7 +119,12 @@ class WrapperRun:
 # -- parity ------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("case", WRAPPER_CASES, ids=_name)
+@pytest.mark.parametrize(
+    "case",
+    WRAPPER_CASES
+    + [pytest.param(c, marks=pytest.mark.slow) for c in CASES if c.name.rsplit("-", 1)[0] in _PICKED_SLOW],
+    ids=_name,
+)
 def test_run_matches_the_golden(case):
     assert_run_matches(WrapperRun(case).run(case.steps), golden(case), case.dtype)
 
@@ -282,7 +293,11 @@ def test_defaults_match_torch(torch):
     assert type(ours.defaults["lr"]) is int and ours.defaults["max_eval"] == 10
 
 
-@pytest.mark.parametrize("case", [c for c in WRAPPER_CASES if c.name.rsplit("-", 1)[0] in _PICKED[:3]], ids=_name)
+@pytest.mark.parametrize(
+    "case",
+    [pytest.param(c, marks=() if i == 0 else pytest.mark.slow) for i, c in enumerate(WRAPPER_CASES[:3])],
+    ids=_name,
+)
 def test_maximize_steps_as_minimising_the_negation(case):
     # torch 2.15's maximize: maximising -f follows the minimisation of f bit for bit, and step
     # returns the closure's own value; state_dict records the flag.
