@@ -49,7 +49,6 @@ from __future__ import annotations
 
 import functools
 import inspect
-import warnings
 from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Iterable
 from typing import Any, NamedTuple
@@ -62,8 +61,9 @@ from jax.sharding import NamedSharding, PartitionSpec
 from functional_optim.optim import compiled_step
 from functional_optim.optim.compiled_step import unaliased
 from functional_optim.optim.device_values import current_scalar_dtype, device_scalar, hashable, on_device, zero_pattern
-from functional_optim.optim.group_checks import GroupChecks, check_torch_only_flags
+from functional_optim.optim.group_checks import GroupChecks
 from functional_optim.optim.hooks import RemovableHandle, replaced_by_hooks, with_step_hooks
+from functional_optim.optim.params_argument import new_param_group, param_groups_argument
 from functional_optim.optim.torch_state import (
     StateDict,
     loaded_group,
@@ -128,24 +128,7 @@ class Optimizer:
         tx = self._transform(defaults)
         self._hyperparam_names = tuple(jax.eval_shape(tx.init, _PROBE_PARAM).hyperparams)
 
-        if isinstance(params, (Parameter, dict)):
-            raise TypeError(
-                "params argument given to the optimizer should be an iterable of Parameters or dicts, "
-                f"but got {type(params).__name__} (for a tree of Parameters, pass parameter_list(tree))"
-            )
-        if isinstance(params, (set, frozenset)):  # torch 2.15
-            warnings.warn(
-                "optimizer parameters need to be organized in ordered collections, but the ordering of tensors in "
-                "sets will change between runs. Please use a list instead. This will be an error in a future release.",
-                FutureWarning,
-                stacklevel=3,  # the caller of the algorithm's __init__
-            )
-        param_groups = list(params)
-        if not param_groups:
-            raise ValueError("optimizer got an empty parameter list")
-        if not isinstance(param_groups[0], dict):
-            param_groups = [{"params": param_groups}]
-        for param_group in param_groups:
+        for param_group in param_groups_argument(params):
             self.add_param_group(param_group)
 
     def __init_subclass__(cls, **kwargs: Any):
@@ -170,60 +153,7 @@ class Optimizer:
         already in another group, groups mixing named and unnamed params; and a ValueError
         for a torch-only flag functional_optim does not implement (``foreach=True``, ...).
         """
-        if not isinstance(param_group, dict):
-            raise TypeError(f"param_group must be a dict, but got {type(param_group)}")
-        if "params" not in param_group:
-            raise KeyError(
-                f"a param group needs a 'params' entry (its Parameters), but got the keys {list(param_group)}"
-            )
-        params = param_group["params"]
-        if isinstance(params, Parameter):
-            params = [params]
-        elif isinstance(params, set):
-            raise TypeError(
-                "optimizer parameters need to be organized in ordered collections, but the ordering of tensors "
-                "in sets will change between runs. Please use a list instead."
-            )
-        elif isinstance(params, dict):
-            raise TypeError(
-                "a param group's 'params' must be a list of Parameters; for a tree, use parameter_list(tree)"
-            )
-        else:
-            params = list(params)
-        named = [isinstance(p, tuple) for p in params]
-        if any(named):
-            if not all(named):
-                raise ValueError("all optimizer params should be with/without names. Some param names are missing")
-            param_group["param_names"] = [name for name, _ in params]
-            params = [p for _, p in params]
-        param_group["params"] = params
-        for p in params:
-            if not isinstance(p, Parameter):
-                raise TypeError(
-                    f"optimizer can only optimize Parameters, but one of the params is {type(p).__module__}."
-                    f"{type(p).__qualname__} (wrap arrays with functional_optim.parameters)"
-                )
-        for name, default in self.defaults.items():
-            param_group.setdefault(name, default)
-        check_torch_only_flags(type(self).__name__, param_group)
-        if len(params) != len(set(params)):
-            warnings.warn(
-                "optimizer contains a parameter group with duplicate parameters; in future, this will cause an error; "
-                "see github.com/pytorch/pytorch/issues/40967 for more information",
-                stacklevel=3,
-            )
-        in_groups: set[Parameter] = set()
-        for group in self.param_groups:
-            in_groups.update(group["params"])
-            if ("param_names" in param_group) != ("param_names" in group):
-                which = "with names" if "param_names" in param_group else "without names"
-                raise ValueError(
-                    f"all optimizer param groups should be with/without names. cannot add param group {which} "
-                    "to the optimizer"
-                )
-        if not in_groups.isdisjoint(params):
-            raise ValueError("some parameters appear in more than one parameter group")
-        self.param_groups.append(param_group)
+        self.param_groups.append(new_param_group(type(self).__name__, param_group, self.defaults, self.param_groups))
 
     # -- the step --------------------------------------------------------------------------------
 
