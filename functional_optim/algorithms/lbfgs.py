@@ -81,7 +81,7 @@ most ``max_eval`` minus the evaluations already made in the step, and has torch'
 and zoom phases with the insufficient-progress guard and the cubic interpolation;
 ``n_iter`` and ``func_evals`` count over all steps and the memory carries over from one step
 to the next. torch mixes Python floats with 0-d tensors in its scalar arithmetic (the step
-length may be either, and changes between them as the line search runs); this module keeps
+length may be either, and changes between them as the line search runs); the step keeps
 track of which one each number is and rounds as torch does, so float32 runs follow torch's
 float32 arithmetic too.
 
