@@ -1,5 +1,5 @@
-"""torch's optimizer step hooks: the global registries, the handle that removes a hook, and the wrapper
-that runs them around an algorithm's ``step``."""
+"""torch's optimizer hooks: the global step registries, the handle that removes a hook, the wrapper
+that runs the step hooks around an algorithm's ``step``, and the state-dict hooks' chaining."""
 
 from __future__ import annotations
 
@@ -65,3 +65,12 @@ def with_step_hooks(step: Callable) -> Callable:
         return out
 
     return hooked_step
+
+
+def replaced_by_hooks(hooks: OrderedDict[int, Callable], optimizer: Any, value: Any) -> Any:
+    """Runs ``hook(optimizer, value)`` in order; a hook's non-None result replaces ``value`` for the next ones."""
+    for hook in hooks.values():
+        result = hook(optimizer, value)
+        if result is not None:
+            value = result
+    return value

@@ -58,19 +58,17 @@ import jax.numpy as jnp
 import numpy as np
 from jax.experimental import io_callback, sparse
 
-from functional_optim.algorithms.lbfgs import (
-    LBFGSState,
-    LBFGSTransformation,
-    flatten_vectors,
-    lbfgs,
-    unflatten_vectors,
-)
+from functional_optim.algorithms.lbfgs import LBFGSState, LBFGSTransformation, lbfgs
 from functional_optim.hyperparams import Hyperparam, HyperparamsState, as_scalars, scalar_dtype
+from functional_optim.optim.lbfgs_torch_state import (
+    checked_torch_state,
+    flat_size_and_dtype,
+    state_from_torch,
+    store_in_torch_state,
+)
 from functional_optim.optim.optimizer import Optimizer
 from functional_optim.parameter import Parameter
 from functional_optim.validation import check_grad
-
-_LISTS = ("old_dirs", "old_stps", "ro")
 
 
 @dataclasses.dataclass
@@ -194,7 +192,7 @@ class LBFGS(Optimizer):
         state["func_evals"], state["n_iter"] = int(func_evals), int(n_iter)
         new_history = (int(history_start), int(history_len))
         if n_iter != n_iter_before:  # torch leaves the rest alone when no iteration ran
-            _store(state, inner, n_iter_before, history, new_history, float(t), float(prev_loss))
+            store_in_torch_state(state, inner, n_iter_before, history, new_history, float(t), float(prev_loss))
         self._memory = _Memory(key, _snapshot(state), inner, new_history)
         return first_loss
 
@@ -214,7 +212,7 @@ class LBFGS(Optimizer):
         memory, self._memory = self._memory, None  # donated by the step: never reused after it
         if memory is not None and memory.key == key and _matches(memory.snapshot, state):
             return memory.inner, memory.history
-        return _state_from_torch(state, values, history_size), (0, len(state.get("old_dirs", ())))
+        return state_from_torch(state, values, history_size), (0, len(state.get("old_dirs", ())))
 
     def _loaded_param_state(
         self, fields: Any, param: Parameter, group: dict[str, Any], key: Any, templates: dict[tuple, Any]
@@ -226,8 +224,8 @@ class LBFGS(Optimizer):
             )
         if param is not group["params"][0]:  # torch keeps LBFGS's state under the first Parameter only
             return {k: jnp.array(v) if isinstance(v, (jax.Array, np.ndarray)) else v for k, v in fields.items()}
-        size, dtype = _flat_size_and_dtype([p.data for p in group["params"]])
-        loaded = _checked_torch_state(fields, size, dtype, group["history_size"], f"parameter {key}")
+        size, dtype = flat_size_and_dtype([p.data for p in group["params"]])
+        loaded = checked_torch_state(fields, size, dtype, group["history_size"], f"parameter {key}")
         self._memory = None
         return loaded
 
@@ -295,62 +293,7 @@ def _dense_grad(index: int, p: Parameter, value: np.ndarray) -> np.ndarray:
     return np.asarray(p.grad.todense() if isinstance(p.grad, sparse.BCOO) else p.grad, value.dtype)
 
 
-# -- torch's state dict <-> the functional state ---------------------------------------------------
-
-
-def _flat_size_and_dtype(values: list[jax.Array]) -> tuple[int, np.dtype]:
-    """The length and dtype of torch's flat vector (complex Parameters as their real and imaginary parts)."""
-    size = sum(2 * v.size if jnp.iscomplexobj(v) else v.size for v in values)
-    return size, jnp.dtype(jnp.result_type(*[jnp.finfo(v.dtype).dtype for v in values]))
-
-
-def _store(
-    state: dict[str, Any],
-    inner: LBFGSState,
-    n_iter_before: int,
-    history: tuple[int, int],
-    new_history: tuple[int, int],
-    t: float,
-    prev_loss: float,
-) -> None:
-    """Writes a step's functional state into torch's dict, in torch's key order, adding only the new pairs."""
-    (start, length), (new_start, new_length) = history, new_history
-    m = inner.ro.shape[0]
-    iterations = state["n_iter"] - n_iter_before
-
-    def rows(first: int, last: int) -> list[int]:  # the ring rows of pairs first..last-1, oldest first
-        return [(new_start + i) % m for i in range(first, last)]
-
-    if n_iter_before == 0 or iterations >= m or any(name not in state for name in _LISTS):
-        new_rows, drop = rows(0, new_length), None  # the lists are (re)built
-    else:
-        pushed = (new_start + new_length - start - length) % m
-        new_rows, drop = rows(new_length - pushed, new_length), length + pushed - new_length
-    if state["n_iter"] >= 2:  # torch creates ``al`` at the first iteration after the very first
-        al = list(_unstack(inner.al))
-        state["al"] = al[:new_length] + [None] * (m - new_length)
-    # Copies in torch's flat layout: the functional state's buffers are donated next step.
-    state["d"] = jnp.copy(flatten_vectors(inner.d))
-    state["t"] = t
-    picked = np.asarray(new_rows, int)
-    for name, ring in zip(_LISTS, (inner.old_dirs, inner.old_stps, inner.ro)):
-        if name == "ro":
-            new = [ring[row] for row in new_rows]
-        else:  # the new pairs in torch's flat layout, one row each
-            new = list(flatten_vectors(jax.tree.map(lambda r: r[picked], ring), 1))
-        if drop is None:
-            state[name] = new
-        else:
-            del state[name][:drop]
-            state[name].extend(new)
-    state["H_diag"] = 1 if new_length == 0 else jnp.copy(inner.H_diag)
-    state["prev_flat_grad"] = jnp.copy(flatten_vectors(inner.prev_flat_grad))
-    state["prev_loss"] = prev_loss
-
-
-@jax.jit
-def _unstack(vector: jax.Array) -> tuple[jax.Array, ...]:
-    return tuple(vector)
+# -- the functional state kept between steps -------------------------------------------------------
 
 
 def _snapshot(state: dict[str, Any]) -> list[tuple[str, Any, tuple | None]]:
@@ -367,80 +310,3 @@ def _matches(snapshot: list[tuple[str, Any, tuple | None]], state: dict[str, Any
         if items is not None and (len(items) != len(value) or any(a is not b for a, b in zip(items, value))):
             return False
     return True
-
-
-def _state_from_torch(state: dict[str, Any], values: list[jax.Array], history_size: int) -> LBFGSState:
-    """The functional state (ring buffers, each field its own buffer) holding torch's dict ``state``."""
-    size, dtype = _flat_size_and_dtype(values)
-    state = _checked_torch_state(state, size, dtype, history_size, "the first parameter")
-    sd = scalar_dtype()
-    pairs = len(state.get("old_dirs", ()))
-
-    def ring(items: list, shape: tuple[int, ...]) -> jax.Array:
-        buffer = jnp.zeros((history_size, *shape), dtype)
-        return buffer.at[: len(items)].set(jnp.stack(items)) if items else buffer
-
-    def vector(name: str) -> Any:  # torch's flat vector as the functional state's tree
-        return unflatten_vectors(jnp.array(state[name], dtype) if name in state else jnp.zeros(size, dtype), values)
-
-    def vector_ring(name: str) -> Any:
-        return unflatten_vectors(ring(state.get(name, []), (size,)), values)
-
-    al = [0 if v is None else v for v in state.get("al", [])[:history_size]]
-    return LBFGSState(
-        func_evals=jnp.asarray(state.get("func_evals", 0), jnp.int32),
-        n_iter=jnp.asarray(state.get("n_iter", 0), jnp.int32),
-        al=ring([jnp.asarray(v, dtype) for v in al], ()),
-        d=vector("d"),
-        t=jnp.asarray(float(state.get("t", 0.0)), sd),
-        old_dirs=vector_ring("old_dirs"),
-        old_stps=vector_ring("old_stps"),
-        ro=ring([jnp.asarray(v, dtype) for v in state.get("ro", [])], ()),
-        H_diag=jnp.array(state.get("H_diag", 1), dtype),
-        prev_flat_grad=vector("prev_flat_grad"),
-        prev_loss=jnp.asarray(float(state.get("prev_loss", 0.0)), sd),
-        history_len=jnp.asarray(pairs, jnp.int32),
-        history_start=jnp.zeros((), jnp.int32),
-    )
-
-
-def _checked_torch_state(fields: dict[str, Any], size: int, dtype: np.dtype, history_size: int, where: str) -> dict:
-    """torch's LBFGS state dict, checked and with its arrays copied to jax arrays of ``dtype``."""
-
-    def fail(message: str) -> None:
-        raise ValueError(f"loaded LBFGS state of {where}: {message}")
-
-    def array(name: str, value: Any, shape: tuple[int, ...]) -> jax.Array:
-        if not isinstance(value, (jax.Array, np.ndarray, np.generic, int, float)):
-            fail(f"{name!r} must be an array, but it is a {type(value).__name__}")
-        if np.shape(value) != shape:
-            fail(f"{name!r} has shape {np.shape(value)}, but the parameters need {shape} ({size} numbers in all)")
-        return jnp.array(value, dtype)
-
-    loaded = {}
-    for name, value in fields.items():
-        if name in ("func_evals", "n_iter"):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer, np.ndarray, jax.Array)):
-                fail(f"{name!r} must be an int, but it is {value!r}")
-            loaded[name] = int(value)
-        elif name in ("d", "prev_flat_grad"):
-            loaded[name] = array(name, value, (size,))
-        elif name in ("old_dirs", "old_stps", "ro", "al"):
-            if not isinstance(value, (list, tuple)):
-                fail(f"{name!r} must be a list, but it is a {type(value).__name__}")
-            shape = (size,) if name in ("old_dirs", "old_stps") else ()
-            loaded[name] = [
-                None if v is None and name == "al" else array(f"{name}[{i}]", v, shape) for i, v in enumerate(value)
-            ]
-        elif name in ("t", "prev_loss", "H_diag"):
-            loaded[name] = value if isinstance(value, (int, float)) else array(name, value, ())
-        else:
-            loaded[name] = jnp.array(value) if isinstance(value, (jax.Array, np.ndarray)) else value
-    lengths = {name: len(loaded[name]) for name in _LISTS if name in loaded}
-    if len(set(lengths.values())) > 1:
-        fail(f"the lists {list(lengths)} must have one length, but they have {list(lengths.values())}")
-    if any(length > history_size for length in lengths.values()):
-        fail(f"it holds {max(lengths.values())} curvature pairs, more than history_size={history_size}")
-    if "d" in loaded and lengths.keys() != set(_LISTS):
-        fail(f"it has 'd' but not all of {list(_LISTS)}")
-    return loaded

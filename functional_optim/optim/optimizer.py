@@ -47,11 +47,8 @@ ASGD's and NAdam's float32 scalars into float64 ones for float64 parameters).
 
 from __future__ import annotations
 
-import copy
 import functools
 import inspect
-import itertools
-import warnings
 from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Iterable
 from typing import Any, NamedTuple
@@ -64,17 +61,23 @@ from jax.sharding import NamedSharding, PartitionSpec
 from functional_optim.optim import compiled_step
 from functional_optim.optim.compiled_step import unaliased
 from functional_optim.optim.device_values import current_scalar_dtype, device_scalar, hashable, on_device, zero_pattern
-from functional_optim.optim.group_checks import GroupChecks, check_torch_only_flags
-from functional_optim.optim.hooks import (
-    RemovableHandle,
-    with_step_hooks,
+from functional_optim.optim.group_checks import GroupChecks
+from functional_optim.optim.hooks import RemovableHandle, replaced_by_hooks, with_step_hooks
+from functional_optim.optim.params_argument import new_param_group, param_groups_argument
+from functional_optim.optim.torch_state import (
+    StateDict,
+    loaded_group,
+    loaded_state,
+    moved,
+    packed_state_dict,
+    placed_like,
+    state_arrays,
+    torch_fields,
+    unpacked_state_dict,
 )
-from functional_optim.optim.torch_state import loaded_state, moved, same_shape, state_arrays, torch_fields
 from functional_optim.parameter import Parameter
 from functional_optim.transform import GradientTransformation
 from functional_optim.validation import check_grad
-
-StateDict = dict[str, Any]
 
 # A stand-in parameter for learning a transform's hyperparameter names (2-D suits every algorithm).
 _PROBE_PARAM = jax.ShapeDtypeStruct((1, 1), jnp.float32)
@@ -125,24 +128,7 @@ class Optimizer:
         tx = self._transform(defaults)
         self._hyperparam_names = tuple(jax.eval_shape(tx.init, _PROBE_PARAM).hyperparams)
 
-        if isinstance(params, (Parameter, dict)):
-            raise TypeError(
-                "params argument given to the optimizer should be an iterable of Parameters or dicts, "
-                f"but got {type(params).__name__} (for a tree of Parameters, pass parameter_list(tree))"
-            )
-        if isinstance(params, (set, frozenset)):  # torch 2.15
-            warnings.warn(
-                "optimizer parameters need to be organized in ordered collections, but the ordering of tensors in "
-                "sets will change between runs. Please use a list instead. This will be an error in a future release.",
-                FutureWarning,
-                stacklevel=3,  # the caller of the algorithm's __init__
-            )
-        param_groups = list(params)
-        if not param_groups:
-            raise ValueError("optimizer got an empty parameter list")
-        if not isinstance(param_groups[0], dict):
-            param_groups = [{"params": param_groups}]
-        for param_group in param_groups:
+        for param_group in param_groups_argument(params):
             self.add_param_group(param_group)
 
     def __init_subclass__(cls, **kwargs: Any):
@@ -167,60 +153,7 @@ class Optimizer:
         already in another group, groups mixing named and unnamed params; and a ValueError
         for a torch-only flag functional_optim does not implement (``foreach=True``, ...).
         """
-        if not isinstance(param_group, dict):
-            raise TypeError(f"param_group must be a dict, but got {type(param_group)}")
-        if "params" not in param_group:
-            raise KeyError(
-                f"a param group needs a 'params' entry (its Parameters), but got the keys {list(param_group)}"
-            )
-        params = param_group["params"]
-        if isinstance(params, Parameter):
-            params = [params]
-        elif isinstance(params, set):
-            raise TypeError(
-                "optimizer parameters need to be organized in ordered collections, but the ordering of tensors "
-                "in sets will change between runs. Please use a list instead."
-            )
-        elif isinstance(params, dict):
-            raise TypeError(
-                "a param group's 'params' must be a list of Parameters; for a tree, use parameter_list(tree)"
-            )
-        else:
-            params = list(params)
-        named = [isinstance(p, tuple) for p in params]
-        if any(named):
-            if not all(named):
-                raise ValueError("all optimizer params should be with/without names. Some param names are missing")
-            param_group["param_names"] = [name for name, _ in params]
-            params = [p for _, p in params]
-        param_group["params"] = params
-        for p in params:
-            if not isinstance(p, Parameter):
-                raise TypeError(
-                    f"optimizer can only optimize Parameters, but one of the params is {type(p).__module__}."
-                    f"{type(p).__qualname__} (wrap arrays with functional_optim.parameters)"
-                )
-        for name, default in self.defaults.items():
-            param_group.setdefault(name, default)
-        check_torch_only_flags(type(self).__name__, param_group)
-        if len(params) != len(set(params)):
-            warnings.warn(
-                "optimizer contains a parameter group with duplicate parameters; in future, this will cause an error; "
-                "see github.com/pytorch/pytorch/issues/40967 for more information",
-                stacklevel=3,
-            )
-        in_groups: set[Parameter] = set()
-        for group in self.param_groups:
-            in_groups.update(group["params"])
-            if ("param_names" in param_group) != ("param_names" in group):
-                which = "with names" if "param_names" in param_group else "without names"
-                raise ValueError(
-                    f"all optimizer param groups should be with/without names. cannot add param group {which} "
-                    "to the optimizer"
-                )
-        if not in_groups.isdisjoint(params):
-            raise ValueError("some parameters appear in more than one parameter group")
-        self.param_groups.append(param_group)
+        self.param_groups.append(new_param_group(type(self).__name__, param_group, self.defaults, self.param_groups))
 
     # -- the step --------------------------------------------------------------------------------
 
@@ -374,23 +307,7 @@ class Optimizer:
         """
         for hook in self._state_dict_pre_hooks.values():
             hook(self)
-        index: dict[Parameter, int] = {}
-        param_groups = []
-        start = 0
-        for group in self.param_groups:
-            packed = {k: v for k, v in group.items() if k != "params"}
-            for i, p in enumerate(group["params"], start):
-                index.setdefault(p, i)
-            packed["params"] = [index[p] for p in group["params"]]
-            start += len(group["params"])
-            param_groups.append(packed)
-        state = {index[k] if isinstance(k, Parameter) else k: v for k, v in self.state.items()}
-        state_dict = {"state": state, "param_groups": param_groups}
-        for hook in self._state_dict_post_hooks.values():
-            result = hook(self, state_dict)
-            if result is not None:
-                state_dict = result
-        return state_dict
+        return replaced_by_hooks(self._state_dict_post_hooks, self, packed_state_dict(self.param_groups, self.state))
 
     def load_state_dict(self, state_dict: StateDict) -> None:
         """Loads a state_dict of this layout, from this library or from torch (tensors as numpy arrays).
@@ -402,42 +319,11 @@ class Optimizer:
         Raises ValueError (torch's messages where torch has one) and leaves the optimizer
         unchanged when the dict does not fit.
         """
-        state_dict = dict(state_dict)
-        for hook in self._load_state_dict_pre_hooks.values():
-            result = hook(self, state_dict)
-            if result is not None:
-                state_dict = result
-        if not isinstance(state_dict.get("state"), dict) or not isinstance(state_dict.get("param_groups"), list):
-            raise ValueError(
-                "a state_dict needs a 'state' dict and a 'param_groups' list (the layout of Optimizer.state_dict()), "
-                f"but got the keys {list(state_dict)}"
-            )
-        saved_groups = copy.deepcopy(state_dict["param_groups"])
-        if len(saved_groups) != len(self.param_groups):
-            raise ValueError("loaded state dict has a different number of parameter groups")
-        if any(len(g["params"]) != len(s["params"]) for g, s in zip(self.param_groups, saved_groups)):
-            raise ValueError(
-                "loaded state dict contains a parameter group that doesn't match the size of optimizer's group"
-            )
-
-        id_map = dict(
-            zip(
-                itertools.chain.from_iterable(saved["params"] for saved in saved_groups),
-                itertools.chain.from_iterable(group["params"] for group in self.param_groups),
-            )
+        state_dict = replaced_by_hooks(self._load_state_dict_pre_hooks, self, dict(state_dict))
+        self.param_groups, self.state = unpacked_state_dict(
+            state_dict, self.param_groups, self._loaded_group, self._loaded_param_state
         )
-        groups = [self._loaded_group(group, saved) for group, saved in zip(self.param_groups, saved_groups)]
-        group_of = {p: group for group in groups for p in group["params"]}
-        templates: dict[tuple, Any] = {}  # the state tx.init makes, per group and parameter shape and dtype
-        state: defaultdict[Any, dict[str, Any]] = defaultdict(dict)
-        for key, fields in state_dict["state"].items():
-            if key not in id_map:
-                state[key] = fields
-                continue
-            p = id_map[key]
-            state[p] = self._loaded_param_state(fields, p, group_of[p], key, templates)
-        self.param_groups, self.state = groups, state
-        self._group_checks.accept_loaded(groups)
+        self._group_checks.accept_loaded(self.param_groups)
         for hook in self._load_state_dict_post_hooks.values():
             hook(self)
 
@@ -450,17 +336,11 @@ class Optimizer:
             templates[signature] = jax.eval_shape(self._transform(group).init, param.data).inner_state
         loaded = loaded_state(fields, param, templates[signature], key)
         # Onto the current shardings: those of the arrays replaced, else those a new state gets.
-        current = self.state.get(param) or self._initial_states(group, [param])[param]
-        return {k: moved(v, current[k].sharding) if same_shape(v, current.get(k)) else v for k, v in loaded.items()}
+        return placed_like(loaded, self.state.get(param) or self._initial_states(group, [param])[param])
 
     def _loaded_group(self, group: dict[str, Any], saved: dict[str, Any]) -> dict[str, Any]:
         """A saved group with the live Parameters; missing keys take the defaults (torch's ``__setstate__``)."""
-        saved["params"] = group["params"]
-        if "param_names" in group:
-            saved.setdefault("param_names", group["param_names"])
-        for name, default in self.defaults.items():
-            saved.setdefault(name, default)
-        return saved
+        return loaded_group(group, saved, self.defaults)
 
     # -- hooks -----------------------------------------------------------------------------------
 

@@ -10,7 +10,8 @@ import jax.numpy as jnp
 
 from functional_optim.algorithms.sparse_adam import sparse_adam
 from functional_optim.hyperparams import Hyperparam
-from functional_optim.optim.optimizer import Optimizer, StateDict
+from functional_optim.optim.optimizer import Optimizer
+from functional_optim.optim.torch_state import StateDict
 
 
 class SparseAdam(Optimizer):
