@@ -1,100 +1,4 @@
-r"""L-BFGS with an optional strong-Wolfe line search, as ``torch.optim.LBFGS``.
-
-One call of ``step`` does what one ``torch.optim.LBFGS.step(closure)`` does: up to
-``max_iter`` iterations and ``max_eval`` evaluations of the objective :math:`f`, over all the
-parameters as one vector :math:`\theta` (complex leaves as their real and imaginary parts, as
-torch's ``view_as_real``):
-
-.. math::
-
-   \begin{aligned}
-   &g \leftarrow \nabla f(\theta);\ \text{return at once if } \|g\|_\infty \le \tau_g\\
-   &\text{for } k = 1, \dots, \text{max\_iter}:\\
-   &\quad \text{on the first iteration ever: } d \leftarrow -g,\ H \leftarrow 1\\
-   &\quad \text{otherwise: } y \leftarrow g - g_{\mathrm{prev}},\ s \leftarrow t\,d;\
-       \text{if } y^\top s > 10^{-10}: \text{ store } (y, s, \rho = 1/y^\top s)
-       \text{ (dropping the oldest of } m\text{)},\ H \leftarrow y^\top s / y^\top y\\
-   &\qquad d \leftarrow -\text{two-loop}(g; H, \text{stored pairs})
-       \quad\text{(}d = -H_k g \text{, with } H_0 = H\,I\text{)}\\
-   &\quad g_{\mathrm{prev}} \leftarrow g,\ f_{\mathrm{prev}} \leftarrow f,\
-       t \leftarrow \min(1, 1/\|g\|_1)\,\gamma \text{ on the first iteration ever, else } \gamma\\
-   &\quad \text{stop if } g^\top d > -\tau_c\\
-   &\quad \text{strong\_wolfe: } (f, g, t) \leftarrow \text{line search from } t;\quad
-       \theta \leftarrow \theta + t\,d\\
-   &\quad \text{no line search: } \theta \leftarrow \theta + t\,d;\ (f, g) \leftarrow (f(\theta), \nabla f(\theta))
-       \text{ unless } k = \text{max\_iter}\\
-   &\quad \text{stop if } k = \text{max\_iter},\ \text{max\_eval reached},\ \|g\|_\infty \le \tau_g,\
-       \|t\,d\|_\infty \le \tau_c \text{ or } |f - f_{\mathrm{prev}}| < \tau_c
-   \end{aligned}
-
-with :math:`\gamma` = ``lr``, :math:`\tau_g` = ``tolerance_grad``, :math:`\tau_c` =
-``tolerance_change`` and :math:`m` = ``history_size``.
-
-Usage. L-BFGS evaluates the objective several times inside one step (at every line-search
-trial point), so its ``update`` takes the objective as well as the gradient, with optax's
-keyword names: ``value``, the loss at ``params`` (torch's first closure call), and
-``value_fn``, the loss as a function of the params, which the step differentiates wherever it
-evaluates again. It is a :class:`~functional_optim.GradientTransformation` like every
-algorithm here, so it sits in :func:`~functional_optim.chain` (which forwards the keyword
-arguments), ``nnx.Optimizer`` (``optimizer.update(model, grads, value=..., value_fn=...)``) or
-the torch-style wrapper; ``optax.chain`` forwards them only to optax's own type, so wrap it
-there: ``optax.chain(..., optax.GradientTransformationExtraArgs(*tx))``::
-
-    tx = fo.lbfgs(line_search_fn="strong_wolfe")
-    state = tx.init(params)
-    value, grads = jax.value_and_grad(loss_fn)(params)
-    params, state = fo.apply_gradients(tx, grads, state, params, value=value, value_fn=loss_fn)
-
-For a complex parameter, ``grads`` is torch's gradient, the conjugate of ``jax.grad``'s.
-``tx.step(loss_fn, state, params, *args) -> (params, state, loss)`` does the same from the
-objective alone (``loss_fn(params, *args)``, torch's closure) and returns the loss of its
-*first* evaluation, as torch's ``step`` returns the closure's first value. Everything is pure
-and jit-compilable; all the loops are ``lax.while_loop`` s and the curvature memory is a
-fixed-size ring of ``history_size`` rows, so a jitted step compiles once for a whole run::
-
-    step = jax.jit(tx.step, static_argnums=0)           # loss_fn static, data traced
-    for _ in range(100):
-        params, state, loss = step(loss_fn, state, params, x, y)
-
-``update``'s updates are ``new_params - params``; :func:`~functional_optim.apply_gradients`
-and ``step`` return the new params directly.
-
-torch concatenates the parameters into one flat vector; here every vector (:math:`\theta`,
-:math:`g`, :math:`d`, the stored pairs) is a tree shaped like the params and is never
-concatenated, so on a mesh each leaf keeps its parameter's sharding (the memory rings too, with
-a leading axis of ``history_size``) and a dot product is each leaf's sum of products, the leaves'
-sums added in order. :func:`flatten_vectors` and :func:`unflatten_vectors` convert the state's
-vectors to and from torch's flat layout.
-
-``lr``, ``tolerance_grad`` and ``tolerance_change`` live in the state like every algorithm's
-hyperparameters (``fo.set_hyperparams(state, lr=0.5)``, or a schedule evaluated at the step
-count); ``max_iter``, ``max_eval``, ``history_size`` and ``line_search_fn`` shape the
-computation and are fixed when the transform is built.
-
-torch behaviours reproduced: ``max_eval`` defaults to ``max_iter * 5 // 4``, resolved at
-construction; ``t = min(1, 1/|g|_1) * lr`` only on the very first iteration of the first step;
-a curvature pair is stored only when :math:`y^\top s > 10^{-10}`; without a line search the
-last iteration moves the params without re-evaluating the objective (so the stored loss and
-gradient are the ones from before the move); the strong-Wolfe search uses torch's hard-coded
-``c1=1e-4``, ``c2=0.9`` and its own ``tolerance_change=1e-9`` (not the transform's), may use at
-most ``max_eval`` minus the evaluations already made in the step, and has torch's bracketing
-and zoom phases with the insufficient-progress guard and the cubic interpolation;
-``n_iter`` and ``func_evals`` count over all steps and the memory carries over from one step
-to the next. torch mixes Python floats with 0-d tensors in its scalar arithmetic (the step
-length may be either, and changes between them as the line search runs); the step keeps
-track of which one each number is and rounds as torch does, so float32 runs follow torch's
-float32 arithmetic too.
-
-Differences: an unsupported ``line_search_fn`` raises torch's ``RuntimeError`` when the
-transform is built (torch raises it at the first step that reaches a line search);
-``max_iter``, ``max_eval`` and ``history_size`` must be integers and ``history_size >= 1``
-(torch fails at its first memory update with ``history_size=0``); a line search left with
-fewer than 0 evaluations (``max_eval`` below the evaluations already made) takes one trial
-step like one left with 0, where torch fails. Dot products and sums are not added in the
-order of torch's (MKL's, over the flat vector), so iterates agree to rounding; on
-ill-conditioned problems such as Rosenbrock's valley L-BFGS amplifies those last-bit
-differences from one iteration to the next.
-"""
+"""L-BFGS with an optional strong-Wolfe line search, as ``torch.optim.LBFGS``."""
 
 from __future__ import annotations
 
@@ -107,7 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from functional_optim.algorithms.lbfgs_support import line_search
+from functional_optim.algorithms.lbfgs_support import curvature_memory, line_search
 from functional_optim.algorithms.lbfgs_support import tree_vectors as vec
 from functional_optim.algorithms.lbfgs_support.torch_numbers import Number, number_dtypes, py_min
 from functional_optim.algorithms.lbfgs_support.tree_vectors import flatten_vectors, unflatten_vectors
@@ -196,27 +100,6 @@ class LBFGSTransformation(GradientTransformation):
 # ----------------------------------------------------------------------------------------------
 
 
-def _two_loop(g, old_dirs, old_stps, ro, history_len, history_start, H_diag, al):
-    """``-H g`` by the two-loop recursion over the stored pairs (oldest first from ``history_start``)."""
-    m = ro.shape[0]
-
-    def newest_to_oldest(j, carry):
-        q, al = carry
-        i = history_len - 1 - j
-        row = (history_start + i) % m
-        al_i = vec.dot(vec.row(old_stps, row), q) * ro[row]
-        return vec.axpy(-al_i, vec.row(old_dirs, row), q), al.at[i].set(al_i)
-
-    q, al = lax.fori_loop(0, history_len, newest_to_oldest, (jax.tree.map(operator.neg, g), al))
-
-    def oldest_to_newest(i, r):
-        row = (history_start + i) % m
-        be_i = vec.dot(vec.row(old_dirs, row), r) * ro[row]
-        return vec.axpy(al[i] - be_i, vec.row(old_stps, row), r)
-
-    return lax.fori_loop(0, history_len, oldest_to_newest, vec.scale(q, H_diag)), al
-
-
 class _Loop(NamedTuple):
     """The outer loop's carry: the state, the current point and the step's counters."""
 
@@ -269,22 +152,13 @@ def _lbfgs_step(
         s, g, loss = c.state, c.g, c.loss
         n, n_iter = c.n + 1, s.n_iter + 1
         first = n_iter == 1
-        m = s.ro.shape[0]
 
         # The memory update, skipped on the first iteration ever and when y.s <= 1e-10.
         y = jax.tree.map(operator.sub, g, s.prev_flat_grad)
         step = vec.scale(s.d, s.t.astype(dtype))
         ys = vec.dot(y, step)
-        store = ~first & (one.tensor(ys) > 1e-10)
-        full = s.history_len == m
-        row = (s.history_start + s.history_len) % m
-        old_dirs = vec.set_row(s.old_dirs, row, vec.where(store, y, vec.row(s.old_dirs, row)))
-        old_stps = vec.set_row(s.old_stps, row, vec.where(store, step, vec.row(s.old_stps, row)))
-        ro = s.ro.at[row].set(jnp.where(store, 1 / ys, s.ro[row]))
-        history_start = jnp.where(store & full, (s.history_start + 1) % m, s.history_start)
-        history_len = jnp.where(first, 0, jnp.where(store & ~full, s.history_len + 1, s.history_len))
-        H_diag = jnp.where(first, jnp.ones_like(s.H_diag), jnp.where(store, ys / vec.dot(y, y), s.H_diag))
-        r, al = _two_loop(g, old_dirs, old_stps, ro, history_len, history_start, H_diag, s.al)
+        memory = curvature_memory.stored(_memory(s), y, step, ys, ~first & (one.tensor(ys) > 1e-10), first)
+        r, al = curvature_memory.descent_direction(g, memory, s.al)
         d = vec.where(first, jax.tree.map(operator.neg, g), r)
 
         prev_flat_grad, prev_loss = g, loss
@@ -327,26 +201,25 @@ def _lbfgs_step(
             | (max_abs(vec.scale(d, t.astype(dtype))) <= tolerance_change)
             | (abs(one.lift(loss) - prev_loss) < tolerance_change)
         )
-        state = LBFGSState(
+        state = s._replace(
             func_evals=s.func_evals + evals,
             n_iter=n_iter,
             al=al,
             d=d,
             t=t.value,
-            old_dirs=old_dirs,
-            old_stps=old_stps,
-            ro=ro,
-            H_diag=H_diag,
             prev_flat_grad=prev_flat_grad,
             prev_loss=prev_loss,
-            history_len=history_len,
-            history_start=history_start,
+            **memory._asdict(),
         )
         return _Loop(state, x, loss, g, n, current_evals, stop)
 
     start = _Loop(state, x, loss, g, jnp.zeros((), jnp.int32), jnp.ones((), jnp.int32), max_abs(g) <= tolerance_grad)
     end = lax.while_loop(lambda c: ~c.stop & (c.n < max_iter), iteration, start)
     return end.x, end.state
+
+
+def _memory(state: LBFGSState) -> curvature_memory.Memory:
+    return curvature_memory.Memory(**{name: getattr(state, name) for name in curvature_memory.Memory._fields})
 
 
 def _evaluate_number(evaluate, x, like: Number):
@@ -377,16 +250,40 @@ def lbfgs(
     *,
     maximize: bool = False,
 ) -> LBFGSTransformation:
-    """``torch.optim.LBFGS`` as a :class:`~functional_optim.GradientTransformation`; see the module docstring.
+    r"""``torch.optim.LBFGS`` as a :class:`~functional_optim.GradientTransformation`.
 
-    ``update(grads, state, params, *, value, value_fn)`` is one torch ``LBFGS.step(closure)``:
-    ``value`` and ``grads`` are the objective and its gradient at ``params`` (the closure's
-    first call), and ``value_fn(params) -> loss`` is the objective, differentiated wherever
-    the step evaluates it again. ``tx.step(loss_fn, state, params, *args)`` does the same from
-    the objective alone.
+    One call of ``step`` does what one ``torch.optim.LBFGS.step(closure)`` does: up to
+    ``max_iter`` iterations and ``max_eval`` evaluations of the objective :math:`f`, over all the
+    parameters as one vector :math:`\theta` (complex leaves as their real and imaginary parts, as
+    torch's ``view_as_real``):
+
+    .. math::
+
+       \begin{aligned}
+       &g \leftarrow \nabla f(\theta);\ \text{return at once if } \|g\|_\infty \le \tau_g\\
+       &\text{for } k = 1, \dots, \text{max\_iter}:\\
+       &\quad \text{on the first iteration ever: } d \leftarrow -g,\ H \leftarrow 1\\
+       &\quad \text{otherwise: } y \leftarrow g - g_{\mathrm{prev}},\ s \leftarrow t\,d;\
+           \text{if } y^\top s > 10^{-10}: \text{ store } (y, s, \rho = 1/y^\top s)
+           \text{ (dropping the oldest of } m\text{)},\ H \leftarrow y^\top s / y^\top y\\
+       &\qquad d \leftarrow -\text{two-loop}(g; H, \text{stored pairs})
+           \quad\text{(}d = -H_k g \text{, with } H_0 = H\,I\text{)}\\
+       &\quad g_{\mathrm{prev}} \leftarrow g,\ f_{\mathrm{prev}} \leftarrow f,\
+           t \leftarrow \min(1, 1/\|g\|_1)\,\gamma \text{ on the first iteration ever, else } \gamma\\
+       &\quad \text{stop if } g^\top d > -\tau_c\\
+       &\quad \text{strong\_wolfe: } (f, g, t) \leftarrow \text{line search from } t;\quad
+           \theta \leftarrow \theta + t\,d\\
+       &\quad \text{no line search: } \theta \leftarrow \theta + t\,d;\ (f, g) \leftarrow (f(\theta), \nabla f(\theta))
+           \text{ unless } k = \text{max\_iter}\\
+       &\quad \text{stop if } k = \text{max\_iter},\ \text{max\_eval reached},\ \|g\|_\infty \le \tau_g,\
+           \|t\,d\|_\infty \le \tau_c \text{ or } |f - f_{\mathrm{prev}}| < \tau_c
+       \end{aligned}
+
+    with :math:`\gamma` = ``lr``, :math:`\tau_g` = ``tolerance_grad``, :math:`\tau_c` =
+    ``tolerance_change`` and :math:`m` = ``history_size``.
 
     Args:
-      lr: learning rate :math:`\\gamma`, the initial step length of every line search (and the
+      lr: learning rate :math:`\gamma`, the initial step length of every line search (and the
         fixed step length without one). A (1-element) array is torch's Tensor lr: step-length
         arithmetic with it is rounded to its dtype, as torch's is.
       max_iter: the most iterations in one step.
@@ -416,6 +313,66 @@ def lbfgs(
         state = tx.init(params)
         value, grads = jax.value_and_grad(loss_fn)(params)
         params, state = fo.apply_gradients(tx, grads, state, params, value=value, value_fn=loss_fn)
+
+    L-BFGS evaluates the objective several times inside one step (at every line-search
+    trial point), so its ``update`` takes the objective as well as the gradient, with optax's
+    keyword names: ``value``, the loss at ``params`` (torch's first closure call), and
+    ``value_fn``, the loss as a function of the params, which the step differentiates wherever it
+    evaluates again. It is a :class:`~functional_optim.GradientTransformation` like every
+    algorithm here, so it sits in :func:`~functional_optim.chain` (which forwards the keyword
+    arguments), ``nnx.Optimizer`` (``optimizer.update(model, grads, value=..., value_fn=...)``) or
+    the torch-style wrapper; ``optax.chain`` forwards them only to optax's own type, so wrap it
+    there: ``optax.chain(..., optax.GradientTransformationExtraArgs(*tx))``.
+
+    For a complex parameter, ``grads`` is torch's gradient, the conjugate of ``jax.grad``'s.
+    ``tx.step(loss_fn, state, params, *args) -> (params, state, loss)`` does the same from the
+    objective alone (``loss_fn(params, *args)``, torch's closure) and returns the loss of its
+    *first* evaluation, as torch's ``step`` returns the closure's first value. Everything is pure
+    and jit-compilable; all the loops are ``lax.while_loop`` s and the curvature memory is a
+    fixed-size ring of ``history_size`` rows, so a jitted step compiles once for a whole run::
+
+        step = jax.jit(tx.step, static_argnums=0)           # loss_fn static, data traced
+        for _ in range(100):
+            params, state, loss = step(loss_fn, state, params, x, y)
+
+    ``update``'s updates are ``new_params - params``; :func:`~functional_optim.apply_gradients`
+    and ``step`` return the new params directly.
+
+    torch concatenates the parameters into one flat vector; here every vector (:math:`\theta`,
+    :math:`g`, :math:`d`, the stored pairs) is a tree shaped like the params and is never
+    concatenated, so on a mesh each leaf keeps its parameter's sharding (the memory rings too, with
+    a leading axis of ``history_size``) and a dot product is each leaf's sum of products, the leaves'
+    sums added in order. :func:`flatten_vectors` and :func:`unflatten_vectors` convert the state's
+    vectors to and from torch's flat layout.
+
+    ``lr``, ``tolerance_grad`` and ``tolerance_change`` live in the state like every algorithm's
+    hyperparameters (``fo.set_hyperparams(state, lr=0.5)``, or a schedule evaluated at the step
+    count); ``max_iter``, ``max_eval``, ``history_size`` and ``line_search_fn`` shape the
+    computation and are fixed when the transform is built.
+
+    torch behaviours reproduced: ``max_eval`` defaults to ``max_iter * 5 // 4``, resolved at
+    construction; ``t = min(1, 1/|g|_1) * lr`` only on the very first iteration of the first step;
+    a curvature pair is stored only when :math:`y^\top s > 10^{-10}`; without a line search the
+    last iteration moves the params without re-evaluating the objective (so the stored loss and
+    gradient are the ones from before the move); the strong-Wolfe search uses torch's hard-coded
+    ``c1=1e-4``, ``c2=0.9`` and its own ``tolerance_change=1e-9`` (not the transform's), may use at
+    most ``max_eval`` minus the evaluations already made in the step, and has torch's bracketing
+    and zoom phases with the insufficient-progress guard and the cubic interpolation;
+    ``n_iter`` and ``func_evals`` count over all steps and the memory carries over from one step
+    to the next. torch mixes Python floats with 0-d tensors in its scalar arithmetic (the step
+    length may be either, and changes between them as the line search runs); the step keeps
+    track of which one each number is and rounds as torch does, so float32 runs follow torch's
+    float32 arithmetic too.
+
+    Differences: an unsupported ``line_search_fn`` raises torch's ``RuntimeError`` when the
+    transform is built (torch raises it at the first step that reaches a line search);
+    ``max_iter``, ``max_eval`` and ``history_size`` must be integers and ``history_size >= 1``
+    (torch fails at its first memory update with ``history_size=0``); a line search left with
+    fewer than 0 evaluations (``max_eval`` below the evaluations already made) takes one trial
+    step like one left with 0, where torch fails. Dot products and sums are not added in the
+    order of torch's (MKL's, over the flat vector), so iterates agree to rounding; on
+    ill-conditioned problems such as Rosenbrock's valley L-BFGS amplifies those last-bit
+    differences from one iteration to the next.
     """
     check_lr(lr)
     if line_search_fn not in (None, "strong_wolfe"):

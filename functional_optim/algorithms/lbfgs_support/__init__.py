@@ -4,5 +4,6 @@
   tensor and rounds accordingly, traced on device.
 * :mod:`.tree_vectors`: vectors as trees shaped like the params (never concatenated), rings of
   them, and torch's flat layout.
+* :mod:`.curvature_memory`: the stored pairs in rings and the two-loop recursion.
 * :mod:`.line_search`: torch's strong-Wolfe line search, with its cubic interpolation.
 """
