@@ -53,6 +53,7 @@ html_theme_options = {"description": "torch.optim, rebuilt the JAX way", "fixed_
 PUBLIC_MODULES = [
     "functional_optim",
     "functional_optim.optim",
+    "functional_optim.optim.functional",
     "functional_optim.optim.lr_scheduler",
     "functional_optim.optim.swa_utils",
     "functional_optim.averaging",

@@ -44,6 +44,11 @@ class AlgorithmInfo:
     # Between a jitted and an eager step (XLA fuses multiply-adds under jit only); None: the
     # parity tolerances above.
     jit_rtol: float | None = None
+    # torch's functional step (torch.optim.functional.<name>): its state lists in its order, each
+    # with the state key its entries hold; and the lists the class passes as Nones before the state
+    # exists, which the step fills (SGD's momentum buffers).
+    functional_state: tuple[tuple[str, str], ...] = ()
+    functional_created: tuple[str, ...] = ()
 
     def config_id(self, config: dict[str, Any]) -> str:
         return ",".join(f"{k}={v}" for k, v in config.items()) or "default"
@@ -62,6 +67,8 @@ ALGORITHMS: tuple[AlgorithmInfo, ...] = (
     AlgorithmInfo(
         "sgd",
         "SGD",
+        functional_state=(("momentum_buffer_list", "momentum_buffer"),),
+        functional_created=("momentum_buffer_list",),
         configs=(
             {},
             {"lr": 1e-2},
@@ -91,6 +98,12 @@ ALGORITHMS: tuple[AlgorithmInfo, ...] = (
         AlgorithmInfo(
             name,
             torch_name,
+            functional_state=(
+                ("exp_avgs", "exp_avg"),
+                ("exp_avg_sqs", "exp_avg_sq"),
+                ("max_exp_avg_sqs", "max_exp_avg_sq"),
+                ("state_steps", "step"),
+            ),
             configs=(
                 {},
                 {"lr": 0.01},
@@ -118,6 +131,7 @@ ALGORITHMS: tuple[AlgorithmInfo, ...] = (
     AlgorithmInfo(
         "adamax",
         "Adamax",
+        functional_state=(("exp_avgs", "exp_avg"), ("exp_infs", "exp_inf"), ("state_steps", "step")),
         configs=(
             {},
             {"lr": 0.1},
@@ -138,6 +152,7 @@ ALGORITHMS: tuple[AlgorithmInfo, ...] = (
     AlgorithmInfo(
         "adagrad",
         "Adagrad",
+        functional_state=(("state_sums", "sum"), ("state_steps", "step")),
         configs=(
             {},
             {"weight_decay": 0.1},
@@ -163,6 +178,7 @@ ALGORITHMS: tuple[AlgorithmInfo, ...] = (
     AlgorithmInfo(
         "adadelta",
         "Adadelta",
+        functional_state=(("square_avgs", "square_avg"), ("acc_deltas", "acc_delta"), ("state_steps", "step")),
         configs=(
             {},
             {"lr": 0.01},
@@ -186,6 +202,12 @@ ALGORITHMS: tuple[AlgorithmInfo, ...] = (
     AlgorithmInfo(
         "rmsprop",
         "RMSprop",
+        functional_state=(
+            ("square_avgs", "square_avg"),
+            ("grad_avgs", "grad_avg"),
+            ("momentum_buffer_list", "momentum_buffer"),
+            ("state_steps", "step"),
+        ),
         configs=(
             {},
             {"lr": 1e-3},
@@ -211,6 +233,7 @@ ALGORITHMS: tuple[AlgorithmInfo, ...] = (
     AlgorithmInfo(
         "rprop",
         "Rprop",
+        functional_state=(("prevs", "prev"), ("step_sizes", "step_size"), ("state_steps", "step")),
         configs=(
             {},
             {"lr": 2e-4},
@@ -237,6 +260,7 @@ ALGORITHMS: tuple[AlgorithmInfo, ...] = (
     AlgorithmInfo(
         "asgd",
         "ASGD",
+        functional_state=(("axs", "ax"), ("mus", "mu"), ("etas", "eta"), ("state_steps", "step")),
         configs=(
             {},
             {"lambd": 0.1},
@@ -265,6 +289,12 @@ ALGORITHMS: tuple[AlgorithmInfo, ...] = (
     AlgorithmInfo(
         "nadam",
         "NAdam",
+        functional_state=(
+            ("exp_avgs", "exp_avg"),
+            ("exp_avg_sqs", "exp_avg_sq"),
+            ("mu_products", "mu_product"),
+            ("state_steps", "step"),
+        ),
         configs=(
             {},
             {"lr": 1e-3},
@@ -289,6 +319,7 @@ ALGORITHMS: tuple[AlgorithmInfo, ...] = (
     AlgorithmInfo(
         "radam",
         "RAdam",
+        functional_state=(("exp_avgs", "exp_avg"), ("exp_avg_sqs", "exp_avg_sq"), ("state_steps", "step")),
         configs=(
             {},
             {"lr": 2e-3},
@@ -311,6 +342,12 @@ ALGORITHMS: tuple[AlgorithmInfo, ...] = (
     AlgorithmInfo(
         "adafactor",
         "Adafactor",
+        functional_state=(
+            ("row_vars", "row_var"),
+            ("col_vars", "col_var"),
+            ("variances", "variance"),
+            ("state_steps", "step"),
+        ),
         configs=(
             {},
             {"weight_decay": 0.1, "lr": 0.01},
@@ -334,6 +371,7 @@ ALGORITHMS: tuple[AlgorithmInfo, ...] = (
     AlgorithmInfo(
         "sparse_adam",
         "SparseAdam",
+        functional_state=(("exp_avgs", "exp_avg"), ("exp_avg_sqs", "exp_avg_sq"), ("state_steps", "step")),
         # Sparse gradients need an embedding problem: its configs and parity tests are in
         # tests/make_sparse_golden.py and tests/test_sparse_adam.py; the dense-grad tests skip it.
         configs=(),
@@ -352,6 +390,7 @@ ALGORITHMS: tuple[AlgorithmInfo, ...] = (
     AlgorithmInfo(
         "muon",
         "Muon",
+        functional_state=(("muon_momentum_bufs", "momentum_buffer"),),
         configs=(
             {},
             {"lr": 0.01},

@@ -3,9 +3,10 @@
 Each class takes torch's arguments, defaults and parameter groups, keeps torch's ``state`` and
 ``state_dict`` layout, and delegates the maths to the functional algorithm of the same name
 (see :mod:`functional_optim.optim.optimizer`). Parameters are :class:`functional_optim.Parameter` s.
+:mod:`functional_optim.optim.functional` has the functions the classes call in torch, over lists.
 """
 
-from functional_optim.optim import lr_scheduler, swa_utils
+from functional_optim.optim import functional, lr_scheduler, swa_utils
 from functional_optim.optim.adadelta import Adadelta
 from functional_optim.optim.adafactor import Adafactor
 from functional_optim.optim.adagrad import Adagrad
@@ -42,6 +43,7 @@ __all__ = [
     "RMSprop",
     "Rprop",
     "SparseAdam",
+    "functional",
     "lr_scheduler",
     "register_optimizer_step_post_hook",
     "register_optimizer_step_pre_hook",

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import jax.numpy as jnp
 
 from functional_optim.algorithms.adafactor import adafactor
 from functional_optim.hyperparams import Hyperparam
-from functional_optim.optim.device_values import device_scalar
 from functional_optim.optim.optimizer import Optimizer
 from functional_optim.parameter import Parameter
 
@@ -49,8 +48,13 @@ class Adafactor(Optimizer):
         super().__init__(params, defaults)
 
     def _device_hyperparams(self, group: dict[str, Any], dtype: Any, params: list[Parameter]) -> dict[str, Any]:
-        hyperparams = super()._device_hyperparams(group, dtype, params)
-        eps1, eps2 = hyperparams["eps"]
-        if eps1 is None and params:
-            hyperparams["eps"] = (device_scalar(float(jnp.finfo(params[0].dtype).eps), dtype), eps2)
-        return hyperparams
+        return super()._device_hyperparams({**group, "eps": group_eps(group["eps"], params)}, dtype, params)
+
+
+def group_eps(eps: tuple[Any, Any], params: Sequence[Any]) -> tuple[Any, Any]:
+    """``eps`` with torch's ``eps1=None`` resolved: ``finfo(dtype).eps`` of the group's first parameter
+    (of those stepped), which torch uses for the whole group."""
+    eps1, eps2 = eps
+    if eps1 is None and params:
+        return float(jnp.finfo(params[0].dtype).eps), eps2
+    return eps

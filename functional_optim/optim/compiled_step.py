@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import jax
@@ -10,7 +11,20 @@ import jax.numpy as jnp
 from functional_optim.hyperparams import HyperparamsState, as_scalars
 from functional_optim.optim.torch_state import inner_state, torch_fields
 from functional_optim.sharding import constrain
-from functional_optim.transform import apply_gradients
+from functional_optim.transform import GradientTransformation, apply_gradients
+
+
+def jitted_step(transforms: Sequence[GradientTransformation], layouts: tuple | None) -> Callable:
+    """:func:`apply_transforms` of ``transforms`` and ``layouts``, compiled, the parameters' and states'
+    buffers donated: ``step(data, grads, states, hyperparams, counts) -> (new data, new states)``.
+
+    The body is looked up when the step is traced (a test may count the traces).
+    """
+
+    def step(*arguments: Any) -> Any:
+        return apply_transforms(transforms, layouts, *arguments)
+
+    return jax.jit(step, donate_argnums=(0, 2))
 
 
 def apply_transforms(transforms, layouts, data, grads, states, hyperparams, counts):

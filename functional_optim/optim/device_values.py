@@ -2,7 +2,8 @@
 
 Numbers become cached device scalars (a host-to-device transfer per step costs as much as a
 small update); what the trace bakes in (which numbers are 0, the non-numeric values) becomes
-the cache key of the compiled step.
+the cache key of the compiled step. The torch-style classes and :mod:`functional_optim.optim.functional`
+both build their compiled steps on these.
 """
 
 from __future__ import annotations
@@ -14,6 +15,10 @@ import jax
 import jax.numpy as jnp
 
 from functional_optim.hyperparams import scalar_dtype
+from functional_optim.transform import GradientTransformation
+
+# A stand-in parameter for learning a transform's hyperparameter names (2-D suits every algorithm).
+_PROBE_PARAM = jax.ShapeDtypeStruct((1, 1), jnp.float32)
 
 
 def device_scalar(value: float, dtype: Any) -> jax.Array:
@@ -58,3 +63,19 @@ def current_scalar_dtype(x64: bool) -> Any:
 def hashable(value: Any) -> Any:
     """A group value as a cache key: lists and tuples as tuples."""
     return tuple(hashable(v) for v in value) if isinstance(value, (list, tuple)) else value
+
+
+def hyperparam_names(transform: GradientTransformation) -> tuple[str, ...]:
+    """The names of ``transform``'s numeric hyperparameters (the keys of its state's ``hyperparams``)."""
+    return tuple(jax.eval_shape(transform.init, _PROBE_PARAM).hyperparams)
+
+
+def static_key(arguments: dict[str, Any], names: tuple[str, ...]) -> tuple:
+    """What a compiled step bakes in for a transform's ``arguments``: the non-numeric values, and
+    which numbers of the hyperparameters ``names`` are 0."""
+    return tuple((k, zero_pattern(v) if k in names else hashable(v)) for k, v in arguments.items())
+
+
+def device_hyperparams(values: dict[str, Any], names: tuple[str, ...], dtype: Any) -> dict[str, Any]:
+    """The hyperparameters ``names`` of ``values`` as the compiled step's arguments (:func:`on_device`)."""
+    return {name: on_device(values[name], dtype) for name in names}

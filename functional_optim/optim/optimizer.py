@@ -58,9 +58,14 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import NamedSharding, PartitionSpec
 
-from functional_optim.optim import compiled_step
-from functional_optim.optim.compiled_step import unaliased
-from functional_optim.optim.device_values import current_scalar_dtype, device_scalar, hashable, on_device, zero_pattern
+from functional_optim.optim.compiled_step import jitted_step, unaliased
+from functional_optim.optim.device_values import (
+    current_scalar_dtype,
+    device_hyperparams,
+    device_scalar,
+    hyperparam_names,
+    static_key,
+)
 from functional_optim.optim.group_checks import GroupChecks
 from functional_optim.optim.hooks import RemovableHandle, replaced_by_hooks, with_step_hooks
 from functional_optim.optim.params_argument import new_param_group, param_groups_argument
@@ -78,9 +83,6 @@ from functional_optim.optim.torch_state import (
 from functional_optim.parameter import Parameter
 from functional_optim.transform import GradientTransformation
 from functional_optim.validation import check_grad
-
-# A stand-in parameter for learning a transform's hyperparameter names (2-D suits every algorithm).
-_PROBE_PARAM = jax.ShapeDtypeStruct((1, 1), jnp.float32)
 
 
 class _GroupStep(NamedTuple):
@@ -122,11 +124,10 @@ class Optimizer:
         # array: None keeps both on the Parameter's own sharding (set by optim.zero1).
         self._state_sharding: Callable[[jax.Array], jax.sharding.Sharding] | None = None
         self._stateless_configs: set[tuple] = set()
-        self._group_checks = GroupChecks(type(self).__name__, _argument_names(type(self).transform_factory))
+        self._group_checks = GroupChecks(type(self).__name__, factory_parameters(type(self).transform_factory))
 
         # Building the transform validates the hyperparameters with torch's messages.
-        tx = self._transform(defaults)
-        self._hyperparam_names = tuple(jax.eval_shape(tx.init, _PROBE_PARAM).hyperparams)
+        self._hyperparam_names = hyperparam_names(self._transform(defaults))
 
         for param_group in param_groups_argument(params):
             self.add_param_group(param_group)
@@ -232,10 +233,7 @@ class Optimizer:
     def _compiled_step(self, plan: list[_GroupStep], layouts: tuple | None) -> Callable:
         key = (tuple(step.key for step in plan), layouts)
         if key not in self._compiled_steps:
-            transforms = [self._transform(step.group) for step in plan]
-            self._compiled_steps[key] = jax.jit(
-                functools.partial(compiled_step.apply_transforms, transforms, layouts), donate_argnums=(0, 2)
-            )
+            self._compiled_steps[key] = jitted_step([self._transform(step.group) for step in plan], layouts)
         return self._compiled_steps[key]
 
     def _layouts(self, plan: list[_GroupStep]) -> tuple | None:
@@ -267,21 +265,17 @@ class Optimizer:
 
     def _static_key(self, group: dict[str, Any]) -> tuple:
         """What a compiled step bakes in for ``group``: non-numeric values, and which numeric ones are 0."""
-        return tuple(
-            (k, zero_pattern(v) if k in self._hyperparam_names else hashable(v))
-            for k, v in self._factory_kwargs(group).items()
-        )
+        return static_key(self._factory_kwargs(group), self._hyperparam_names)
 
     def _device_hyperparams(self, group: dict[str, Any], dtype: Any, params: list[Parameter]) -> dict[str, Any]:
         """The group's numeric hyperparameters as jit arguments, for a step of ``params`` (those with grads)."""
         del params  # Adafactor resolves a default from them
-        return {name: on_device(group[name], dtype) for name in self._hyperparam_names}
+        return device_hyperparams(group, self._hyperparam_names, dtype)
 
     # -- transforms and state --------------------------------------------------------------------
 
     def _factory_kwargs(self, values: dict[str, Any]) -> dict[str, Any]:
-        factory = type(self).transform_factory
-        return {k: values[k] for k in _argument_names(factory) if k in values}
+        return factory_kwargs(type(self).transform_factory, values)
 
     def _transform(self, values: dict[str, Any]) -> GradientTransformation:
         return type(self).transform_factory(**self._factory_kwargs(values))
@@ -383,5 +377,11 @@ def _check_grads(param_groups: list[dict[str, Any]]) -> None:
 
 
 @functools.cache
-def _argument_names(factory: Callable) -> tuple[str, ...]:
-    return tuple(inspect.signature(factory).parameters)
+def factory_parameters(factory: Callable) -> dict[str, inspect.Parameter]:
+    """The parameters of a transform factory's signature (``functional_optim.adam``'s ``lr``, ...), by name."""
+    return dict(inspect.signature(factory).parameters)
+
+
+def factory_kwargs(factory: Callable, values: dict[str, Any]) -> dict[str, Any]:
+    """The entries of ``values`` that ``factory`` takes as arguments: what it is called with."""
+    return {k: values[k] for k in factory_parameters(factory) if k in values}
