@@ -44,6 +44,17 @@ def on_path(path: str) -> Iterator[None]:
         yield
 
 
+def first_of_each_algorithm(cases: list[tuple], ids: list[str]) -> list:
+    """``cases``, tuples that start with an :class:`AlgorithmInfo`, as pytest params: each
+    algorithm's first case in the default run, the others under ``pytest -m slow``."""
+    seen = set()
+    params = []
+    for case, case_id in zip(cases, ids):
+        params.append(pytest.param(*case, id=case_id, marks=pytest.mark.slow if case[0].name in seen else ()))
+        seen.add(case[0].name)
+    return params
+
+
 def make_transform(info: AlgorithmInfo, config: dict) -> fo.GradientTransformation:
     return getattr(fo, info.name)(**jax_kwargs(config))
 

@@ -28,7 +28,7 @@ from functional_optim.optim import functional
 from functional_optim.optim.torch_state import torch_fields
 from tests import make_sparse_golden, problems
 from tests.algorithm_table import ALGORITHMS, ALGORITHMS_BY_NAME, ERROR_CASES, PARITY_CASES, AlgorithmInfo
-from tests.runner import jax_kwargs, make_transform, tolerances
+from tests.runner import first_of_each_algorithm, jax_kwargs, make_transform, tolerances
 from tests.test_sparse_adam import TOLERANCES as SPARSE_TOLERANCES
 from tests.test_sparse_adam import embedding_grads
 from tests.test_wrapper import _TraceCounter
@@ -118,7 +118,9 @@ def test_every_function_has_a_row_with_its_state_lists():
 # -- (a) the torch-style class, bit for bit --------------------------------------------------------
 
 
-@pytest.mark.parametrize(("info", "config"), DENSE_CASES, ids=DENSE_IDS)
+# The functions run the classes' compiled step: each algorithm's first configuration in the
+# default run, every one under pytest -m slow.
+@pytest.mark.parametrize(("info", "config"), first_of_each_algorithm(DENSE_CASES, DENSE_IDS))
 def test_calls_equal_the_classes_steps_bit_for_bit(info, config):
     names, params = initial_arrays(info, "float64")
     wrapped = [fo.Parameter(p) for p in params]
@@ -494,10 +496,13 @@ HYPERPARAMETER_ERRORS = [
 ]
 
 
+# The classes' checks, whose messages tests/test_validation.py holds for every case: each
+# algorithm's first here, every one under pytest -m slow.
 @pytest.mark.parametrize(
     ("info", "error"),
-    HYPERPARAMETER_ERRORS,
-    ids=[f"{info.name}[{info.config_id(error.kwargs)}]" for info, error in HYPERPARAMETER_ERRORS],
+    first_of_each_algorithm(
+        HYPERPARAMETER_ERRORS, [f"{info.name}[{info.config_id(error.kwargs)}]" for info, error in HYPERPARAMETER_ERRORS]
+    ),
 )
 def test_a_bad_hyperparameter_raises_the_classes_error_and_leaves_the_lists(info, error):
     call = make_call(info)

@@ -123,8 +123,12 @@ def _in_default_run(case: str, dtype: str, path: str) -> bool:
     on its first configuration. The other cases run under ``pytest -m slow``."""
     if (dtype, path) == ("float32", "xla"):
         return False
-    first = next(c for c in case_names() if algorithm(c) == algorithm(case))
-    return path == "native" or "native" not in kernel_paths(algorithm(case)) or case == first
+    return path == "native" or "native" not in kernel_paths(algorithm(case)) or _is_first(case)
+
+
+def _is_first(case: str) -> bool:
+    """Whether ``case`` is its algorithm's first in the golden."""
+    return case == next(c for c in case_names() if algorithm(c) == algorithm(case))
 
 
 CASES = [
@@ -155,9 +159,15 @@ def test_steps_match_torch_without_jit(case):
     assert_steps_match(ours, theirs, "bfloat16", fo.native.path())
 
 
-# bfloat16 in the default run; float16 (the same code, another rounding) under ``pytest -m slow``.
-@pytest.mark.parametrize("dtype", ["bfloat16", pytest.param("float16", marks=pytest.mark.slow)])
-@pytest.mark.parametrize("case", case_names() if GOLDEN_PATH.exists() else [])
+# Each algorithm's first case in bfloat16 in the default run; the others under ``pytest -m slow``.
+@pytest.mark.parametrize(
+    ("case", "dtype"),
+    [
+        pytest.param(case, dtype, marks=() if dtype == "bfloat16" and _is_first(case) else pytest.mark.slow)
+        for case in (case_names() if GOLDEN_PATH.exists() else [])
+        for dtype in HALF_DTYPES
+    ],
+)
 def test_updates_give_torch_params_through_apply_updates(case, dtype):
     """``tx.update`` + ``apply_updates`` reproduces the half-precision params too: ``new - old`` is exact in float32."""
     ours, theirs = step_by_step(case, dtype, wrap=jax.jit, through_updates=True)

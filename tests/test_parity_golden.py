@@ -24,23 +24,19 @@ def golden(name: str, key: str) -> np.ndarray:
     return _GOLDENS[name][key]
 
 
-def _cases(*, default_run: str, native_only: bool = False) -> list:
-    """``(info, config, dtype)`` for every configuration of the table, in float64 and float32.
-
-    ``default_run="every"`` keeps them all in the default run; ``"first"`` keeps each
-    algorithm's first configuration and leaves the others to ``pytest -m slow``.
-    ``native_only``: only the algorithms with a native kernel.
-    """
-    cases, seen = [], set()
+def _cases(*, every_float64_config: bool = False, native_only: bool = False) -> list:
+    """``(info, config, dtype)`` for the table's configurations in float64 and float32: each
+    algorithm's first configuration (and with ``every_float64_config`` every one in float64) in
+    the default run, the others under ``pytest -m slow``. ``native_only``: only the algorithms
+    with a native kernel."""
+    cases = []
     for info, config in PARITY_CASES:
         if native_only and "native" not in kernel_paths(info.name):
             continue
-        marks = pytest.mark.slow if default_run == "first" and info.name in seen else ()
-        seen.add(info.name)
         for dtype in ("float64", "float32"):
-            cases.append(
-                pytest.param(info, config, dtype, id=f"{info.name}[{info.config_id(config)}]-{dtype}", marks=marks)
-            )
+            default_run = config is info.configs[0] or (every_float64_config and dtype == "float64")
+            case_id = f"{info.name}[{info.config_id(config)}]-{dtype}"
+            cases.append(pytest.param(info, config, dtype, id=case_id, marks=() if default_run else pytest.mark.slow))
     return cases
 
 
@@ -49,18 +45,18 @@ def assert_matches_golden(ours: dict, info, config, dtype: str) -> None:
     chex.assert_trees_all_close(ours, expected, **tolerances(info, dtype))
 
 
-@pytest.mark.parametrize(("info", "config", "dtype"), _cases(default_run="every"))
+@pytest.mark.parametrize(("info", "config", "dtype"), _cases(every_float64_config=True))
 def test_jitted_trajectory_matches_torch(info, config, dtype):
     """On the default path: the native kernels, for the algorithms that have one."""
     assert_matches_golden(trajectory(info, config, dtype, wrap_update=jax.jit), info, config, dtype)
 
 
-@pytest.mark.parametrize(("info", "config", "dtype"), _cases(default_run="first"))
+@pytest.mark.parametrize(("info", "config", "dtype"), _cases())
 def test_eager_trajectory_matches_torch(info, config, dtype):
     assert_matches_golden(trajectory(info, config, dtype), info, config, dtype)
 
 
-@pytest.mark.parametrize(("info", "config", "dtype"), _cases(default_run="first", native_only=True))
+@pytest.mark.parametrize(("info", "config", "dtype"), _cases(native_only=True))
 def test_trajectory_matches_torch_on_the_xla_path(info, config, dtype):
     """The algorithms with a native kernel, on the path that runs where it does not (GPU, TPU, no compiler)."""
     with fo.native.use("xla"):

@@ -22,12 +22,19 @@ from tests.runner import jax_kwargs
 
 TOLERANCES = {"float64": 1e-10, "float32": 1e-5}
 DENSE_GRAD_ERROR = "SparseAdam does not support dense gradients, please consider Adam instead"
-# Jitted: every configuration; eagerly: the first, the rest under pytest -m slow.
+# Jitted: every configuration in float64 and the first in float32; eagerly: the first. The
+# others under pytest -m slow.
 CASES = [
-    pytest.param(config, dtype, variant, id=f"[{problem.INFO.config_id(config)}]-{dtype}-{variant}", marks=marks)
+    pytest.param(
+        config,
+        dtype,
+        variant,
+        id=f"[{problem.INFO.config_id(config)}]-{dtype}-{variant}",
+        marks=() if i == 0 or (variant, dtype) == ("jit", "float64") else pytest.mark.slow,
+    )
     for i, config in enumerate(problem.CONFIGS)
     for dtype in problem.DTYPES
-    for variant, marks in (("jit", ()), ("eager", () if i == 0 else pytest.mark.slow))
+    for variant in ("jit", "eager")
 ]
 
 

@@ -33,7 +33,10 @@ def test_any_pytree_shape_with_none_and_scalar_leaves(info):
     assert new_params["layers"][1][1] is None
 
 
-@pytest.mark.parametrize("dtype", [jnp.bfloat16, jnp.float16, jnp.float32, jnp.float64])
+# float16 and float64 under pytest -m slow: bfloat16 and float32 take the same code paths.
+@pytest.mark.parametrize(
+    "dtype", [jnp.bfloat16, jnp.float32, *(pytest.param(d, marks=pytest.mark.slow) for d in (jnp.float16, jnp.float64))]
+)
 @pytest.mark.parametrize("info", MIXED, ids=MIXED_IDS)
 def test_state_and_params_keep_the_param_dtype(info, dtype):
     params = {"w": jnp.full((3, 2), 0.5, dtype), "b": jnp.full((2,), -0.5, dtype)}

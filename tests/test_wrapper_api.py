@@ -14,7 +14,7 @@ import pytest
 
 import functional_optim as fo
 from tests.algorithm_table import ERROR_CASES
-from tests.runner import jax_kwargs
+from tests.runner import first_of_each_algorithm, jax_kwargs
 from tests.wrapper_runs import WRAPPED, skip_unimplemented, to_numpy
 
 WRAPPED_NAMES = {info.torch_name for info in WRAPPED}
@@ -494,10 +494,14 @@ GRAD_DTYPE_CASES = [
 ]
 
 
+# The functional check every dtype pair meets is tests/test_validation.py's: each algorithm's
+# first pair here, every one under pytest -m slow.
 @pytest.mark.parametrize(
     ("info", "param_dtype", "grad_dtype"),
-    GRAD_DTYPE_CASES,
-    ids=[f"{i.torch_name}-{jnp.dtype(g).name}-grad-on-{jnp.dtype(p).name}" for i, p, g in GRAD_DTYPE_CASES],
+    first_of_each_algorithm(
+        GRAD_DTYPE_CASES,
+        [f"{i.torch_name}-{jnp.dtype(g).name}-grad-on-{jnp.dtype(p).name}" for i, p, g in GRAD_DTYPE_CASES],
+    ),
 )
 def test_a_grad_of_another_dtype_raises_and_leaves_the_optimizer_unchanged(info, param_dtype, grad_dtype):
     optimizer, params = _stepped(info, param_dtype)
@@ -506,8 +510,11 @@ def test_a_grad_of_another_dtype_raises_and_leaves_the_optimizer_unchanged(info,
     _raises_and_leaves_unchanged(optimizer, params, TypeError, match)
 
 
+# Re-validation after a step is one mechanism; the messages of every case are the constructors'
+# (tests/test_validation.py): each algorithm's first case here, every one under pytest -m slow.
 @pytest.mark.parametrize(
-    ("info", "error"), WRAPPED_ERRORS, ids=[f"{i.torch_name}[{i.config_id(e.kwargs)}]" for i, e in WRAPPED_ERRORS]
+    ("info", "error"),
+    first_of_each_algorithm(WRAPPED_ERRORS, [f"{i.torch_name}[{i.config_id(e.kwargs)}]" for i, e in WRAPPED_ERRORS]),
 )
 def test_a_bad_edit_after_a_step_raises_the_constructors_error(info, error):
     # Before, e.g. betas=(0.9, 1.0) after a step wrote NaN into every param without a word.
