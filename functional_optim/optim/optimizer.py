@@ -69,6 +69,7 @@ from functional_optim.optim.device_values import (
 from functional_optim.optim.group_checks import GroupChecks
 from functional_optim.optim.hooks import RemovableHandle, replaced_by_hooks, with_step_hooks
 from functional_optim.optim.params_argument import new_param_group, param_groups_argument
+from functional_optim.optim.step_batches import StepBatches, per_tree_fields
 from functional_optim.optim.torch_state import (
     StateDict,
     loaded_group,
@@ -124,6 +125,8 @@ class Optimizer:
         # array: None keeps both on the Parameter's own sharding (set by optim.zero1).
         self._state_sharding: Callable[[jax.Array], jax.sharding.Sharding] | None = None
         self._stateless_configs: set[tuple] = set()
+        self._step_batches = StepBatches()
+        self._per_tree_fields: dict[tuple, tuple[str, ...]] = {}  # by group key: see step_batches
         self._group_checks = GroupChecks(type(self).__name__, factory_parameters(type(self).transform_factory))
 
         # Building the transform validates the hyperparameters with torch's messages.
@@ -198,13 +201,18 @@ class Optimizer:
             for step in plan
         ]
         counts = [[one if self.state.get(p) else zero for p in step.params] for step in plan]
+        layouts = self._layouts(plan)
+        batches = self._batches(plan, states) if layouts is None else None
         data, states = unaliased([[p.data for p in step.params] for step in plan], states, grads)
         args = (data, grads, states, hyperparams, counts)
         try:
-            new_data, updated = self._compiled_step(plan, self._layouts(plan))(*args)
+            new_data, updated = self._compiled_step(plan, layouts, batches)(*args)
         except (TypeError, ValueError):
             _check_grads(self.param_groups)  # a clearer message when a grad is the cause
             raise
+        if batches is not None:
+            for step, group_batches, group_updated in zip(plan, batches, updated):
+                self._step_batches.record(step.params, group_batches, group_updated, self._per_tree_fields[step.key])
         for step, group_states, group_data, group_updated in zip(plan, states, new_data, updated):
             for p, old, data, new in zip(step.params, group_states, group_data, group_updated):
                 p.data = data
@@ -230,11 +238,24 @@ class Optimizer:
         """Checks the groups that changed since their last check (see :mod:`.group_checks`); their static keys."""
         return self._group_checks.check(self.param_groups, self._transform, self._static_key)
 
-    def _compiled_step(self, plan: list[_GroupStep], layouts: tuple | None) -> Callable:
-        key = (tuple(step.key for step in plan), layouts)
+    def _compiled_step(self, plan: list[_GroupStep], layouts: tuple | None, batches: tuple | None) -> Callable:
+        key = (tuple(step.key for step in plan), layouts, batches)
         if key not in self._compiled_steps:
-            self._compiled_steps[key] = jitted_step([self._transform(step.group) for step in plan], layouts)
+            self._compiled_steps[key] = jitted_step([self._transform(step.group) for step in plan], layouts, batches)
         return self._compiled_steps[key]
+
+    def _batches(self, plan: list[_GroupStep], states: list[list[dict[str, Any]]]) -> tuple | None:
+        """Per group, the Parameters (indices) one call of the algorithm steps as one tree; None
+        where a grad is sparse (each then steps alone). See :mod:`.step_batches`."""
+        if not all(isinstance(p.grad, jax.Array) for step in plan for p in step.params):
+            return None
+        batches = []
+        for step, group_states in zip(plan, states):
+            if step.key not in self._per_tree_fields:
+                self._per_tree_fields[step.key] = per_tree_fields(self._transform(step.group))
+            new = [not self.state.get(p) for p in step.params]
+            batches.append(self._step_batches.batches(step.params, group_states, new, self._per_tree_fields[step.key]))
+        return tuple(batches)
 
     def _layouts(self, plan: list[_GroupStep]) -> tuple | None:
         """Per group and Parameter with a grad: (its sharding, its state's), if the state is placed apart."""

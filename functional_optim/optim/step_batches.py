@@ -1,0 +1,70 @@
+"""Which Parameters of a group the compiled step updates in one call of the algorithm.
+
+torch keeps a state per Parameter, ``step`` included; a functional algorithm keeps one state for a
+whole tree, with one ``step`` (and, for a few algorithms, other per-tree numbers: ASGD's ``eta``
+and ``mu``). Parameters whose per-tree numbers are equal can therefore be stepped as one tree --
+one multi-tensor kernel call for all of them instead of one per Parameter -- with the very same
+arithmetic. Reading those numbers from the device at every step would cost a synchronisation, so
+:class:`StepBatches` follows them on the host instead: Parameters stepped together from equal
+numbers hold equal numbers afterwards (the algorithms compute them from the numbers and the
+group's hyperparameters alone), so each batch gets a new token, kept with the arrays it wrote. A
+Parameter whose arrays are no longer those (a loaded state_dict, an edited ``state[p]``) has its
+numbers read once, and joins Parameters whose numbers are the same.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import numpy as np
+
+from functional_optim.parameter import Parameter
+from functional_optim.transform import GradientTransformation
+
+# Two stand-in parameters for learning which state fields a transform keeps once per tree.
+_PROBE_PARAMS = [jax.ShapeDtypeStruct((1, 1), np.float32)] * 2
+
+
+def per_tree_fields(tx: GradientTransformation) -> tuple[str, ...]:
+    """The state fields ``tx`` keeps once for a whole tree (``step``), not one per leaf."""
+    state = jax.eval_shape(tx.init, _PROBE_PARAMS).inner_state
+    return tuple(name for name, value in state._asdict().items() if value is not None and not isinstance(value, list))
+
+
+class StepBatches:
+    """Follows, per Parameter, which others share its per-tree state numbers (see the module docstring)."""
+
+    def __init__(self) -> None:
+        # Parameter -> (token, the per-tree arrays of its state that token vouches for)
+        self._tokens: dict[Parameter, tuple[object, dict[str, Any]]] = {}
+
+    def batches(
+        self, params: list[Parameter], states: list[dict[str, Any]], new: list[bool], fields: tuple[str, ...]
+    ) -> tuple[tuple[int, ...], ...]:
+        """Indices into ``params`` in batches that one call can step: equal per-tree ``fields``
+        (``new``: a state made for this step), the same state keys and dtype."""
+        batches: dict[tuple, list[int]] = {}
+        for i, (param, state, is_new) in enumerate(zip(params, states, new)):
+            key = ("new" if is_new else self._token(param, state, fields), tuple(state), param.data.dtype)
+            batches.setdefault(key, []).append(i)
+        return tuple(tuple(batch) for batch in batches.values())
+
+    def record(
+        self,
+        params: list[Parameter],
+        batches: tuple[tuple[int, ...], ...],
+        new_states: list[dict[str, Any]],
+        fields: tuple[str, ...],
+    ) -> None:
+        """After a successful step: each batch's Parameters share a new token."""
+        for batch in batches:
+            token = object()
+            for i in batch:
+                self._tokens[params[i]] = (token, {k: new_states[i][k] for k in fields if k in new_states[i]})
+
+    def _token(self, param: Parameter, state: dict[str, Any], fields: tuple[str, ...]) -> Any:
+        token, arrays = self._tokens.get(param, (None, {}))
+        if token is not None and all(state.get(k) is arrays.get(k) for k in fields):
+            return token
+        return tuple((k, np.asarray(state[k]).dtype.str, np.asarray(state[k]).tobytes()) for k in fields if k in state)
