@@ -64,7 +64,12 @@ class StepBatches:
                 self._tokens[params[i]] = (token, {k: new_states[i][k] for k in fields if k in new_states[i]})
 
     def _token(self, param: Parameter, state: dict[str, Any], fields: tuple[str, ...]) -> Any:
-        token, arrays = self._tokens.get(param, (None, {}))
-        if token is not None and all(state.get(k) is arrays.get(k) for k in fields):
-            return token
+        known = self._tokens.get(param)
+        if known is not None:
+            token, arrays = known
+            for k in fields:
+                if state.get(k) is not arrays.get(k):
+                    break
+            else:
+                return token
         return tuple((k, np.asarray(state[k]).dtype.str, np.asarray(state[k]).tobytes()) for k in fields if k in state)
