@@ -62,7 +62,16 @@ def _run(info, together: bool, schedule, path):
 SCHEDULE = (None, None, 0, None, "reload", None, 2, "edit", None, None)
 
 
-@pytest.mark.parametrize("info", WRAPPED, ids=lambda info: info.torch_name)
+# The default run: a state without per-tree numbers (SGD), with ``step`` (Adam) and with more
+# (ASGD's eta and mu); every algorithm under pytest -m slow.
+DEFAULT_RUN = ("SGD", "Adam", "ASGD")
+
+
+@pytest.mark.parametrize(
+    "info",
+    [pytest.param(info, marks=() if info.torch_name in DEFAULT_RUN else pytest.mark.slow) for info in WRAPPED],
+    ids=lambda info: info.torch_name,
+)
 def test_a_group_steps_as_its_parameters_each_alone(info, tmp_path):
     together = _run(info, together=True, schedule=SCHEDULE, path=tmp_path / "together")
     alone = _run(info, together=False, schedule=SCHEDULE, path=tmp_path / "alone")
