@@ -23,7 +23,7 @@ import pytest
 
 import functional_optim as fo
 from functional_optim.optim import lr_scheduler
-from tests.test_wrapper_api import _assert_unchanged, _snapshot, _trained_adam
+from tests.wrapper_runs import assert_unchanged, snapshot_of, trained_adam
 
 
 def assert_identical(ours, expected, where="the tree"):
@@ -91,7 +91,7 @@ def test_big_endian_numpy_arrays_load_back_in_native_order(tmp_path):
 
 
 def test_an_optimizer_state_dict_round_trips_and_loads(tmp_path):
-    optimizer, params = _trained_adam()
+    optimizer, params = trained_adam()
     state_dict = optimizer.state_dict()
     loaded = round_trip(tmp_path, state_dict)
     assert_identical(loaded, state_dict)
@@ -330,7 +330,7 @@ def test_loading_never_unpickles(tmp_path, monkeypatch):
 
     monkeypatch.setattr(pickle, "loads", refuse)
     monkeypatch.setattr(pickle, "load", refuse)
-    optimizer, _ = _trained_adam()
+    optimizer, _ = trained_adam()
     assert_identical(round_trip(tmp_path, optimizer.state_dict()), optimizer.state_dict())
     _save_objects(tmp_path / "object.npy")
     with pytest.raises(ValueError, match="not a functional_optim checkpoint"):
@@ -347,12 +347,12 @@ def test_loading_never_unpickles(tmp_path, monkeypatch):
     ],
 )
 def test_a_mismatched_checkpoint_leaves_the_optimizer_unchanged(tmp_path, saved, match):
-    optimizer, params = _trained_adam()
+    optimizer, params = trained_adam()
     loaded = round_trip(tmp_path, saved(optimizer.state_dict()))
-    snapshot = _snapshot(optimizer, params)
+    snapshot = snapshot_of(optimizer, params)
     with pytest.raises(ValueError, match=re.escape(match)):
         optimizer.load_state_dict(loaded)
-    _assert_unchanged(optimizer, params, snapshot)
+    assert_unchanged(optimizer, params, snapshot)
 
 
 def _resized(state_dict):

@@ -31,7 +31,7 @@ from tests.algorithm_table import ALGORITHMS, ALGORITHMS_BY_NAME, ERROR_CASES, P
 from tests.runner import first_of_each_algorithm, jax_kwargs, make_transform, tolerances
 from tests.test_sparse_adam import TOLERANCES as SPARSE_TOLERANCES
 from tests.test_sparse_adam import embedding_grads
-from tests.test_wrapper import _TraceCounter
+from tests.wrapper_runs import TraceCounter
 
 FUNCTIONS = [info for info in ALGORITHMS if info.name in functional.__all__]
 DENSE_CASES = [(info, config) for info, config in PARITY_CASES if info.name in functional.__all__]
@@ -376,7 +376,7 @@ def unique_call(info: AlgorithmInfo, rows: int) -> Call:
 
 @pytest.mark.parametrize("info", DENSE_FUNCTIONS, ids=lambda info: info.name)
 def test_a_loop_with_a_changing_hyperparameter_compiles_once(info, monkeypatch):
-    traces = _TraceCounter(monkeypatch)
+    traces = TraceCounter(monkeypatch)
     call = unique_call(info, rows=5)
     varied = "lr" if "lr" in call.kwargs else "etaplus"  # Rprop's lr only fills its initial step sizes
     start = call.kwargs[varied]
@@ -388,7 +388,7 @@ def test_a_loop_with_a_changing_hyperparameter_compiles_once(info, monkeypatch):
 
 
 def test_adam_compiles_again_only_for_what_a_step_bakes_in(monkeypatch):
-    traces = _TraceCounter(monkeypatch)
+    traces = TraceCounter(monkeypatch)
     call = unique_call(ALGORITHMS_BY_NAME["adam"], rows=6)
     call.kwargs.update(weight_decay=0.1)
     for k in range(100):

@@ -231,7 +231,9 @@ def _objective(loss_fn, params, data):
     return {"value": value, "value_fn": lambda p: loss_fn(p, *data)}, grads
 
 
-@pytest.mark.parametrize("line_search_fn", [pytest.param(None, marks=pytest.mark.slow), "strong_wolfe"])
+# Without a line search in the default run (it compiles in a fraction of the time; the objective
+# is evaluated again all the same); strong Wolfe under pytest -m slow.
+@pytest.mark.parametrize("line_search_fn", [None, pytest.param("strong_wolfe", marks=pytest.mark.slow)])
 def test_update_and_apply_gradients_are_the_step(line_search_fn):
     params, data, loss_fn = _logistic_problem()
     tx = fo.lbfgs(line_search_fn=line_search_fn, max_iter=5, history_size=3)
@@ -263,7 +265,7 @@ def test_update_and_apply_gradients_are_the_step(line_search_fn):
 )
 def test_in_a_chain_the_objective_is_forwarded(chain):
     params, data, loss_fn = _logistic_problem()
-    tx = fo.lbfgs(line_search_fn="strong_wolfe", max_iter=5)
+    tx = fo.lbfgs(max_iter=5)  # evaluates the forwarded objective at every iteration but the last
 
     def by_chain(chained, state, params):
         objective, grads = _objective(loss_fn, params, data)
@@ -297,7 +299,9 @@ def test_zero1_forwards_the_objective():
     )
 
 
-@pytest.mark.parametrize("line_search_fn", [pytest.param(None, marks=pytest.mark.slow), "strong_wolfe"])
+# Without a line search in the default run (it compiles in a fraction of the time; the objective
+# is evaluated again all the same); strong Wolfe under pytest -m slow.
+@pytest.mark.parametrize("line_search_fn", [None, pytest.param("strong_wolfe", marks=pytest.mark.slow)])
 def test_maximize_steps_as_minimising_the_negation(line_search_fn):
     # torch 2.15's maximize negates every loss and gradient the step sees: maximising -f takes
     # the iterates of minimising f (torch 2.13 has no maximize; this is its check). Equal to

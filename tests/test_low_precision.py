@@ -118,12 +118,15 @@ def algorithm(case: str) -> str:
 
 
 def _in_default_run(case: str, dtype: str, path: str) -> bool:
-    """float32 on the XLA path is within float32 parity only, which tests/test_parity_golden.py
-    checks already; an algorithm with a native kernel runs the XLA path (GPU, TPU, no compiler)
-    on its first configuration. The other cases run under ``pytest -m slow``."""
-    if (dtype, path) == ("float32", "xla"):
+    """Every configuration in bfloat16 (the coarsest rounding) on the default path; float16 and
+    float32 (bit for bit on the native path; within float32 parity on the XLA path, which
+    tests/test_parity_golden.py checks already), and the XLA path of an algorithm with a native
+    kernel (GPU, TPU, no compiler), on each algorithm's first configuration. The others run
+    under ``pytest -m slow``."""
+    if (dtype, path) == ("float32", "xla") and "native" in kernel_paths(algorithm(case)):
         return False
-    return path == "native" or "native" not in kernel_paths(algorithm(case)) or _is_first(case)
+    default_path = path == "native" or "native" not in kernel_paths(algorithm(case))
+    return (default_path and dtype == "bfloat16") or _is_first(case)
 
 
 def _is_first(case: str) -> bool:

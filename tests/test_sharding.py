@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import pathlib
 import socket
 import subprocess
@@ -29,17 +28,6 @@ import functional_optim as fo
 from functional_optim.sharding import partition_spec
 from tests import sharding_checks as checks
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
-# XLA's CPU compiler dominates these tests. Its backend optimisations buy nothing on programs this
-# small, and the legacy fusion code generator compiles ~3x faster than the fusion emitters.
-XLA_FLAGS = " ".join(
-    (
-        "--xla_backend_optimization_level=0",
-        "--xla_llvm_disable_expensive_passes=true",
-        "--xla_cpu_use_fusion_emitters=false",
-    )
-)
-
 MESH_CASES = [(name, case.label) for case in checks.CASES if not case.zero1 for name in checks.algorithm_names()]
 ZERO1_CASES = [
     (name, case.label)
@@ -51,13 +39,6 @@ ZERO1_CASES = [
 
 def _params(cases: list[tuple[str, str]]) -> list:
     return [pytest.param(name, label, id=f"{name}-{label}") for name, label in cases]
-
-
-def _subprocess_env() -> dict[str, str]:
-    env = dict(os.environ, JAX_PLATFORMS="cpu", PYTHONPATH=str(ROOT))
-    inherited = [f for f in env.get("XLA_FLAGS", "").split() if "force_host_platform_device_count" not in f]
-    env["XLA_FLAGS"] = " ".join([*inherited, XLA_FLAGS])
-    return env
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +55,9 @@ def report(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     command = [sys.executable, "-m", "tests.sharding_checks", "checks", str(out)]
     command += ["--algorithms", ",".join(names), "--cases", ",".join(labels)]
     started = time.perf_counter()
-    done = subprocess.run(command, cwd=ROOT, env=_subprocess_env(), capture_output=True, text=True, timeout=900)
+    done = subprocess.run(
+        command, cwd=checks.ROOT, env=checks.subprocess_env(), capture_output=True, text=True, timeout=900
+    )
     if not out.exists():
         pytest.fail(f"tests/sharding_checks.py wrote no report (exit {done.returncode}):\n{done.stderr[-4000:]}")
     result = json.loads(out.read_text())
@@ -171,8 +154,8 @@ def test_multiprocess_data_parallel_matches_single_process(tmp_path: pathlib.Pat
                 "--port",
                 str(port),
             ],
-            cwd=ROOT,
-            env=_subprocess_env(),
+            cwd=checks.ROOT,
+            env=checks.subprocess_env(),
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,

@@ -12,9 +12,17 @@ import numpy as np
 import pytest
 
 import functional_optim as fo
-from functional_optim.optim import compiled_step
 from tests.runner import tolerances
-from tests.wrapper_runs import STEPS, WRAPPED, JaxRun, TorchRun, run_scenario, skip_unimplemented, to_numpy
+from tests.wrapper_runs import (
+    STEPS,
+    WRAPPED,
+    JaxRun,
+    TorchRun,
+    TraceCounter,
+    run_scenario,
+    skip_unimplemented,
+    to_numpy,
+)
 
 IDS = [info.torch_name for info in WRAPPED]
 # Save/load/continue for one algorithm in the default run; every algorithm under pytest -m slow.
@@ -99,20 +107,6 @@ def _to_torch(torch, tree):
     return torch.tensor(tree) if isinstance(tree, np.ndarray) else tree
 
 
-class _TraceCounter:
-    """Counts traces of the compiled step's body (each trace is one compilation)."""
-
-    def __init__(self, monkeypatch):
-        self.count = 0
-        body = compiled_step.apply_transforms
-
-        def counted(*args, **kwargs):
-            self.count += 1
-            return body(*args, **kwargs)
-
-        monkeypatch.setattr(compiled_step, "apply_transforms", counted)
-
-
 def _two_groups(optimizer_class, **kwargs):
     params = fo.parameters({"w": jnp.ones((3, 2)), "b": jnp.ones(2), "s": jnp.ones(())})
     optimizer = optimizer_class(
@@ -134,7 +128,7 @@ def _quadratic(p):
 
 
 def test_editing_hyperparameters_never_recompiles(monkeypatch):
-    traces = _TraceCounter(monkeypatch)
+    traces = TraceCounter(monkeypatch)
     optimizer, _, step = _two_groups(fo.optim.Adam, weight_decay=0.1, amsgrad=True)
     for k in range(6):
         step()
@@ -155,7 +149,7 @@ def test_editing_hyperparameters_never_recompiles(monkeypatch):
 
 
 def test_recompiles_only_when_the_configuration_changes(monkeypatch):
-    traces = _TraceCounter(monkeypatch)
+    traces = TraceCounter(monkeypatch)
     optimizer, params, step = _two_groups(fo.optim.SGD, momentum=0.9)
     step()
     step()

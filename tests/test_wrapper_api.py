@@ -15,7 +15,15 @@ import pytest
 import functional_optim as fo
 from tests.algorithm_table import ERROR_CASES
 from tests.runner import first_of_each_algorithm, jax_kwargs
-from tests.wrapper_runs import WRAPPED, skip_unimplemented, to_numpy
+from tests.wrapper_runs import (
+    WRAPPED,
+    assert_unchanged,
+    quadratic,
+    skip_unimplemented,
+    snapshot_of,
+    to_numpy,
+    trained_adam,
+)
 
 WRAPPED_NAMES = {info.torch_name for info in WRAPPED}
 WRAPPED_ERRORS = [(info, error) for info, error in ERROR_CASES if info.torch_name in WRAPPED_NAMES]
@@ -24,41 +32,6 @@ WRAPPED_ERRORS = [(info, error) for info, error in ERROR_CASES if info.torch_nam
 @pytest.fixture
 def torch():
     return pytest.importorskip("torch", reason="comparing with torch.optim needs torch (pip install torch==2.13.0)")
-
-
-def _quadratic(p):
-    return jnp.sum(p["w"] ** 2) + jnp.sum(jnp.sin(p["b"]))
-
-
-def _trained_adam():
-    """An Adam with two groups, state and grads, to check that failures leave it unchanged."""
-    params = fo.parameters({"w": jnp.ones((3, 2)), "b": jnp.arange(2.0)})
-    optimizer = fo.optim.Adam([{"params": [params["w"]]}, {"params": [params["b"]], "lr": 0.01}], lr=0.1)
-    for _ in range(2):
-        optimizer.zero_grad()
-        fo.backward(_quadratic, params)
-        optimizer.step()
-    return optimizer, params
-
-
-def _snapshot(optimizer, params):
-    groups = [{k: list(v) if k == "params" else v for k, v in group.items()} for group in optimizer.param_groups]
-    state = {id(p): to_numpy(fields) for p, fields in optimizer.state.items()}
-    values = {k: (np.array(p.data), None if p.grad is None else np.array(p.grad)) for k, p in params.items()}
-    return groups, state, values
-
-
-def _assert_unchanged(optimizer, params, snapshot):
-    groups, state, values = _snapshot(optimizer, params)
-    assert groups == snapshot[0]
-    assert state.keys() == snapshot[1].keys()
-    for key in state:
-        assert list(state[key]) == list(snapshot[1][key])
-        for name in state[key]:
-            np.testing.assert_array_equal(state[key][name], snapshot[1][key][name])
-    for name, (data, grad) in values.items():
-        np.testing.assert_array_equal(data, snapshot[2][name][0])
-        np.testing.assert_array_equal(grad, snapshot[2][name][1])
 
 
 # -- construction --------------------------------------------------------------------------------
@@ -163,11 +136,11 @@ def test_adafactor_eps1_comes_from_the_groups_first_parameter_with_a_grad_live(f
     ],
 )
 def test_bad_param_group_leaves_the_optimizer_unchanged(group, error, match):
-    optimizer, params = _trained_adam()
-    snapshot = _snapshot(optimizer, params)
+    optimizer, params = trained_adam()
+    snapshot = snapshot_of(optimizer, params)
     with pytest.raises(error, match=re.escape(match)):
         optimizer.add_param_group(group(params["w"], fo.Parameter(jnp.zeros(2))))
-    _assert_unchanged(optimizer, params, snapshot)
+    assert_unchanged(optimizer, params, snapshot)
 
 
 # -- load_state_dict -----------------------------------------------------------------------------
@@ -197,16 +170,16 @@ def _edit(path, value):
     ],
 )
 def test_bad_state_dict_leaves_the_optimizer_unchanged(edit, error, match):
-    optimizer, params = _trained_adam()
+    optimizer, params = trained_adam()
     state_dict = edit(to_numpy(optimizer.state_dict()))
-    snapshot = _snapshot(optimizer, params)
+    snapshot = snapshot_of(optimizer, params)
     with pytest.raises(error, match=re.escape(match)):
         optimizer.load_state_dict(state_dict)
-    _assert_unchanged(optimizer, params, snapshot)
+    assert_unchanged(optimizer, params, snapshot)
 
 
 def test_loading_takes_the_saved_hyperparameters_and_copies_the_arrays():
-    optimizer, params = _trained_adam()
+    optimizer, params = trained_adam()
     state_dict = optimizer.state_dict()
     state_dict["param_groups"][0]["lr"] = 0.5
     other = fo.optim.Adam([{"params": [fo.Parameter(params["w"].data)]}, {"params": [fo.Parameter(params["b"].data)]}])
@@ -219,7 +192,7 @@ def test_loading_takes_the_saved_hyperparameters_and_copies_the_arrays():
 
 
 def test_adamw_keeps_decoupled_weight_decay_after_loading_an_adam_state():
-    adam, params = _trained_adam()
+    adam, params = trained_adam()
     adamw = fo.optim.AdamW([{"params": [params["w"]]}, {"params": [params["b"]]}])
     adamw.load_state_dict(adam.state_dict())
     assert all(group["decoupled_weight_decay"] for group in adamw.param_groups)
@@ -248,15 +221,15 @@ def test_adamw_keeps_decoupled_weight_decay_after_loading_an_adam_state():
     ],
 )
 def test_bad_grad_leaves_the_optimizer_unchanged(grad, error, match):
-    optimizer, params = _trained_adam()
+    optimizer, params = trained_adam()
     optimizer.zero_grad()
-    fo.backward(_quadratic, params)
+    fo.backward(quadratic, params)
     params["b"].grad = grad
-    snapshot = _snapshot(optimizer, {"w": params["w"]})
+    snapshot = snapshot_of(optimizer, {"w": params["w"]})
     data = params["w"].data
     with pytest.raises(error, match=re.escape(match)):
         optimizer.step()
-    _assert_unchanged(optimizer, {"w": params["w"]}, snapshot)
+    assert_unchanged(optimizer, {"w": params["w"]}, snapshot)
     assert params["w"].data is data and not data.is_deleted()
 
 
@@ -266,10 +239,10 @@ def test_state_missing_a_field_raises_keyerror_as_torch(torch):
     p.grad = jnp.ones(2)
     optimizer.step()
     optimizer.param_groups[0]["momentum"] = 0.5  # torch never created a momentum_buffer: KeyError
-    snapshot = _snapshot(optimizer, {"p": p})
+    snapshot = snapshot_of(optimizer, {"p": p})
     with pytest.raises(KeyError, match="momentum_buffer"):
         optimizer.step()
-    _assert_unchanged(optimizer, {"p": p}, snapshot)
+    assert_unchanged(optimizer, {"p": p}, snapshot)
 
     t = torch.ones(2, requires_grad=True)
     theirs = torch.optim.RMSprop([t])
@@ -404,7 +377,7 @@ def test_a_pre_hook_can_replace_the_arguments():
 
 
 def test_state_dict_hooks():
-    optimizer, _ = _trained_adam()
+    optimizer, _ = trained_adam()
     seen = []
     optimizer.register_state_dict_pre_hook(lambda o: seen.append("pre"))
     optimizer.register_state_dict_post_hook(lambda o, sd: {**sd, "extra": 1})
@@ -416,19 +389,19 @@ def test_state_dict_hooks():
 
 
 def test_state_dict_holds_the_live_state_dicts():
-    optimizer, params = _trained_adam()
+    optimizer, params = trained_adam()
     state_dict = optimizer.state_dict()
     assert list(state_dict["param_groups"][0])[-1] == "params"
     assert state_dict["param_groups"][1]["params"] == [1]
     assert state_dict["state"][0] is optimizer.state[params["w"]]
     optimizer.zero_grad()
-    fo.backward(_quadratic, params)
+    fo.backward(quadratic, params)
     optimizer.step()
     assert float(state_dict["state"][0]["step"]) == 3.0
 
 
 def test_repr_lists_the_groups():
-    optimizer, _ = _trained_adam()
+    optimizer, _ = trained_adam()
     text = repr(optimizer)
     assert text.startswith("Adam (\nParameter Group 0\n    amsgrad: False") and text.endswith("\n)")
 
@@ -454,7 +427,7 @@ def test_a_bad_group_value_raises_at_the_step_as_torch_never_checks_it():
 
 
 def test_a_torch_checkpoint_with_torch_only_flags_loads():
-    optimizer, _ = _trained_adam()
+    optimizer, _ = trained_adam()
     state_dict = to_numpy(optimizer.state_dict())
     for group in state_dict["param_groups"]:
         group["fused"] = True  # e.g. saved from a GPU run; the flag has no meaning here
@@ -478,11 +451,11 @@ def _stepped(info, dtype=jnp.float64):
 
 
 def _raises_and_leaves_unchanged(optimizer, params, error, match):
-    snapshot = _snapshot(optimizer, params)
+    snapshot = snapshot_of(optimizer, params)
     data = [p.data for p in params.values()]
     with pytest.raises(error, match=re.escape(match)):
         optimizer.step()
-    _assert_unchanged(optimizer, params, snapshot)
+    assert_unchanged(optimizer, params, snapshot)
     assert all(p.data is old and not old.is_deleted() for p, old in zip(params.values(), data))
 
 
@@ -531,7 +504,7 @@ def test_a_torch_only_flag_edited_after_a_step_raises_as_at_construction(flag):
 
 
 def test_a_bad_edit_is_raised_on_every_step_until_undone():
-    optimizer, params = _trained_adam()
+    optimizer, params = trained_adam()
     optimizer.param_groups[1]["betas"] = (0.9, 1.5)
     for _ in range(2):
         with pytest.raises(ValueError, match=re.escape("param_groups[1]: Invalid beta parameter at index 1: 1.5")):
@@ -552,7 +525,7 @@ def test_a_bad_edit_is_raised_on_every_step_until_undone():
 )
 def test_an_in_place_edit_of_a_group_value_is_checked(value, edit, match):
     key = "betas" if isinstance(value, list) else "lr"
-    optimizer, params = _trained_adam()
+    optimizer, params = trained_adam()
     optimizer.param_groups[0][key] = value
     optimizer.step()
     edit(value)
@@ -577,12 +550,12 @@ def test_a_loaded_groups_values_are_checked_at_the_step_and_its_flags_kept():
 
 
 def test_a_value_a_scheduler_writes_is_taken_as_in_torch_and_other_edits_still_checked():
-    optimizer, params = _trained_adam()
+    optimizer, params = trained_adam()
     group = optimizer.param_groups[0]
     optimizer.set_group_value(group, "lr", -0.1)  # as chained CosineAnnealingLR and StepLR can make it
     before = np.abs(np.array(params["w"].data))
     optimizer.zero_grad()
-    fo.backward(_quadratic, params)
+    fo.backward(quadratic, params)
     optimizer.step()
     assert np.all(np.abs(np.array(params["w"].data)) > before)  # a step uphill, as torch takes it
     group["eps"] = -1.0

@@ -15,8 +15,8 @@ import jax.numpy as jnp
 import pytest
 
 import functional_optim as fo
+from tests import sharding_checks
 from tests import wrapper_sharding_checks as checks
-from tests.test_sharding import ROOT, _subprocess_env
 
 CASES = [(info.torch_name, case.label) for info in checks.wrapped_algorithms() for case in checks.cases_of(info)]
 
@@ -25,7 +25,14 @@ CASES = [(info.torch_name, case.label) for info in checks.wrapped_algorithms() f
 def report(tmp_path_factory: pytest.TempPathFactory) -> dict:
     out = tmp_path_factory.mktemp("wrapper_sharding") / "report.json"
     command = [sys.executable, "-m", "tests.wrapper_sharding_checks", str(out)]
-    done = subprocess.run(command, cwd=ROOT, env=_subprocess_env(), capture_output=True, text=True, timeout=900)
+    done = subprocess.run(
+        command,
+        cwd=sharding_checks.ROOT,
+        env=sharding_checks.subprocess_env(),
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     if not out.exists():
         pytest.fail(
             f"tests/wrapper_sharding_checks.py wrote no report (exit {done.returncode}):\n{done.stderr[-4000:]}"

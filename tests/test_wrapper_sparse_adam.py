@@ -21,8 +21,7 @@ from tests import make_sparse_golden as problem
 from tests.algorithm_table import ERROR_CASES
 from tests.runner import jax_kwargs
 from tests.test_sparse_adam import DENSE_GRAD_ERROR, assert_matches, embedding_grads
-from tests.test_wrapper import _TraceCounter
-from tests.wrapper_runs import to_numpy
+from tests.wrapper_runs import TraceCounter, to_numpy
 
 STEPS = 12
 NO_GRAD_STEPS = (1, 4)  # the Embedding table has no grad
@@ -220,7 +219,7 @@ def test_a_dense_grad_raises_torchs_error_and_changes_nothing():
 
 
 def test_steps_compile_once_for_a_fixed_number_of_ids(monkeypatch):
-    traces = _TraceCounter(monkeypatch)
+    traces = TraceCounter(monkeypatch)
     run = JaxRun({}, "float64")
     for k in range(4):
         run.optimizer.param_groups[0]["lr"] = 0.01 * (k + 1)

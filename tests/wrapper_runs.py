@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 import functional_optim as fo
+from functional_optim.optim import compiled_step
 from tests import problems
 from tests.algorithm_table import ALGORITHMS, AlgorithmInfo
 
@@ -169,3 +170,56 @@ def to_numpy(tree):
     if hasattr(tree, "shape") and not isinstance(tree, np.ndarray):
         return np.array(tree)  # a copy: np.asarray may share the jax buffer
     return tree
+
+
+# -- an optimizer with state, and checks that a failing call leaves it unchanged ----------------
+
+
+def quadratic(p):
+    """A loss of ``{"w", "b"}`` Parameters for the wrapper's API tests."""
+    return jnp.sum(p["w"] ** 2) + jnp.sum(jnp.sin(p["b"]))
+
+
+def trained_adam():
+    """An Adam with two groups, state and grads, to check that failures leave it unchanged."""
+    params = fo.parameters({"w": jnp.ones((3, 2)), "b": jnp.arange(2.0)})
+    optimizer = fo.optim.Adam([{"params": [params["w"]]}, {"params": [params["b"]], "lr": 0.01}], lr=0.1)
+    for _ in range(2):
+        optimizer.zero_grad()
+        fo.backward(quadratic, params)
+        optimizer.step()
+    return optimizer, params
+
+
+def snapshot_of(optimizer, params):
+    groups = [{k: list(v) if k == "params" else v for k, v in group.items()} for group in optimizer.param_groups]
+    state = {id(p): to_numpy(fields) for p, fields in optimizer.state.items()}
+    values = {k: (np.array(p.data), None if p.grad is None else np.array(p.grad)) for k, p in params.items()}
+    return groups, state, values
+
+
+def assert_unchanged(optimizer, params, snapshot):
+    groups, state, values = snapshot_of(optimizer, params)
+    assert groups == snapshot[0]
+    assert state.keys() == snapshot[1].keys()
+    for key in state:
+        assert list(state[key]) == list(snapshot[1][key])
+        for name in state[key]:
+            np.testing.assert_array_equal(state[key][name], snapshot[1][key][name])
+    for name, (data, grad) in values.items():
+        np.testing.assert_array_equal(data, snapshot[2][name][0])
+        np.testing.assert_array_equal(grad, snapshot[2][name][1])
+
+
+class TraceCounter:
+    """Counts traces of the torch-style compiled step's body (each trace is one compilation)."""
+
+    def __init__(self, monkeypatch):
+        self.count = 0
+        body = compiled_step.apply_transforms
+
+        def counted(*args, **kwargs):
+            self.count += 1
+            return body(*args, **kwargs)
+
+        monkeypatch.setattr(compiled_step, "apply_transforms", counted)

@@ -9,6 +9,8 @@ both build their compiled steps on these.
 from __future__ import annotations
 
 import functools
+import inspect
+from collections.abc import Callable
 from typing import Any
 
 import jax
@@ -79,3 +81,14 @@ def static_key(arguments: dict[str, Any], names: tuple[str, ...]) -> tuple:
 def device_hyperparams(values: dict[str, Any], names: tuple[str, ...], dtype: Any) -> dict[str, Any]:
     """The hyperparameters ``names`` of ``values`` as the compiled step's arguments (:func:`on_device`)."""
     return {name: on_device(values[name], dtype) for name in names}
+
+
+@functools.cache
+def factory_parameters(factory: Callable) -> dict[str, inspect.Parameter]:
+    """The parameters of a transform factory's signature (``functional_optim.adam``'s ``lr``, ...), by name."""
+    return dict(inspect.signature(factory).parameters)
+
+
+def factory_kwargs(factory: Callable, values: dict[str, Any]) -> dict[str, Any]:
+    """The entries of ``values`` that ``factory`` takes as arguments: what it is called with."""
+    return {k: values[k] for k in factory_parameters(factory) if k in values}

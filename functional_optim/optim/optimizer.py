@@ -10,7 +10,8 @@ that builds its transform from a group's values, and the base class
   the compiled call, so that the first step and the later ones run the same program);
 * runs the transform's step (:func:`~functional_optim.apply_gradients`: no ``updates`` materialised, the
   native kernels where chosen) for every group and Parameter in ONE ``jax.jit``-compiled call that
-  donates the parameters' and states' buffers. The torch-style dicts become the transform's
+  donates the parameters' and states' buffers, a group's Parameters with equal step counts as one
+  tree (:mod:`~functional_optim.optim.step_batches`). The torch-style dicts become the transform's
   :class:`~functional_optim.HyperparamsState` inside the compiled call: ``count`` is
   ``int(state["step"])`` (or, for algorithms without ``step``, 1 once a state exists), the
   group's numeric hyperparameters (the keys of ``tx.init(...).hyperparams``) are traced
@@ -47,8 +48,6 @@ ASGD's and NAdam's float32 scalars into float64 ones for float64 parameters).
 
 from __future__ import annotations
 
-import functools
-import inspect
 from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Iterable
 from typing import Any, NamedTuple
@@ -63,6 +62,8 @@ from functional_optim.optim.device_values import (
     current_scalar_dtype,
     device_hyperparams,
     device_scalar,
+    factory_kwargs,
+    factory_parameters,
     hyperparam_names,
     static_key,
 )
@@ -395,14 +396,3 @@ def _check_grads(param_groups: list[dict[str, Any]]) -> None:
         for i, p in enumerate(group["params"]):
             if p.grad is not None:
                 check_grad(f"the grad of parameter {i} of group {group_index}", p.grad, p.data)
-
-
-@functools.cache
-def factory_parameters(factory: Callable) -> dict[str, inspect.Parameter]:
-    """The parameters of a transform factory's signature (``functional_optim.adam``'s ``lr``, ...), by name."""
-    return dict(inspect.signature(factory).parameters)
-
-
-def factory_kwargs(factory: Callable, values: dict[str, Any]) -> dict[str, Any]:
-    """The entries of ``values`` that ``factory`` takes as arguments: what it is called with."""
-    return {k: values[k] for k in factory_parameters(factory) if k in values}

@@ -28,11 +28,12 @@ from functional_optim.optim.device_values import (
     current_scalar_dtype,
     device_hyperparams,
     device_scalar,
+    factory_kwargs,
+    factory_parameters,
     hyperparam_names,
     static_key,
 )
 from functional_optim.optim.group_checks import TORCH_ONLY_FLAGS, check_torch_only_flags
-from functional_optim.optim.optimizer import factory_kwargs, factory_parameters
 from functional_optim.optim.torch_state import torch_fields
 from functional_optim.parameter import Parameter
 from functional_optim.transform import GradientTransformation
