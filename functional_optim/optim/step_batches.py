@@ -4,7 +4,11 @@ torch keeps a state per Parameter, ``step`` included; a functional algorithm kee
 whole tree, with one ``step`` (and, for a few algorithms, other per-tree numbers: ASGD's ``eta``
 and ``mu``). Parameters whose per-tree numbers are equal can therefore be stepped as one tree --
 one multi-tensor kernel call for all of them instead of one per Parameter -- with the very same
-arithmetic. Reading those numbers from the device at every step would cost a synchronisation, so
+arithmetic: bit for bit on the native kernels; on the XLA path XLA may fuse a program of many
+leaves differently from one of a single leaf, which can move the last bit (float64 RAdam with
+decoupled weight decay, by 1 ulp), well within torch parity.
+
+Reading those numbers from the device at every step would cost a synchronisation, so
 :class:`StepBatches` follows them on the host instead: Parameters stepped together from equal
 numbers hold equal numbers afterwards (the algorithms compute them from the numbers and the
 group's hyperparameters alone), so each batch gets a new token, kept with the arrays it wrote. A
