@@ -6,6 +6,7 @@ or a traced value cannot be checked when the transform is built and is accepted 
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable
 from typing import Any
 
@@ -38,6 +39,14 @@ def check_value(name: str, value: Any, ok: Callable[[float], bool], message: str
     number = concrete_value(name, value)
     if number is not None and not ok(number):
         raise ValueError(f"{message}: {value} ({name} must be {requirement})")
+
+
+def integer_argument(name: str, value: Any) -> int:
+    """``value`` as an int (anything with ``__index__``); TypeError naming ``name`` otherwise."""
+    try:
+        return operator.index(value)
+    except TypeError:
+        raise TypeError(f"{name} must be an integer, but got {value!r}") from None
 
 
 def check_lr(lr: Any) -> None:

@@ -1,4 +1,4 @@
-"""torch's optimizer hooks: the global step registries, the handle that removes a hook, the wrapper
+"""torch's optimizer hooks: the global step registries, each optimizer's, the handle that removes a hook, the wrapper
 that runs the step hooks around an algorithm's ``step``, and the state-dict hooks' chaining."""
 
 from __future__ import annotations
@@ -33,6 +33,42 @@ class RemovableHandle:
 
     def __exit__(self, *exc_info: Any) -> None:
         self.remove()
+
+
+class OptimizerHooks:
+    """torch's per-optimizer hooks: the registries and their ``register_*_hook`` methods (a base of Optimizer)."""
+
+    def __init__(self) -> None:
+        self._step_pre_hooks: OrderedDict[int, Callable] = OrderedDict()
+        self._step_post_hooks: OrderedDict[int, Callable] = OrderedDict()
+        self._state_dict_pre_hooks: OrderedDict[int, Callable] = OrderedDict()
+        self._state_dict_post_hooks: OrderedDict[int, Callable] = OrderedDict()
+        self._load_state_dict_pre_hooks: OrderedDict[int, Callable] = OrderedDict()
+        self._load_state_dict_post_hooks: OrderedDict[int, Callable] = OrderedDict()
+
+    def register_step_pre_hook(self, hook: Callable) -> RemovableHandle:
+        """``hook(optimizer, args, kwargs) -> None | (args, kwargs)``, run before each step."""
+        return RemovableHandle(self._step_pre_hooks, hook)
+
+    def register_step_post_hook(self, hook: Callable) -> RemovableHandle:
+        """``hook(optimizer, args, kwargs) -> None``, run after each step."""
+        return RemovableHandle(self._step_post_hooks, hook)
+
+    def register_state_dict_pre_hook(self, hook: Callable, prepend: bool = False) -> RemovableHandle:
+        """``hook(optimizer) -> None``, run before :meth:`state_dict` packs the state."""
+        return RemovableHandle(self._state_dict_pre_hooks, hook, prepend)
+
+    def register_state_dict_post_hook(self, hook: Callable, prepend: bool = False) -> RemovableHandle:
+        """``hook(optimizer, state_dict) -> state_dict | None``; a returned dict replaces it."""
+        return RemovableHandle(self._state_dict_post_hooks, hook, prepend)
+
+    def register_load_state_dict_pre_hook(self, hook: Callable, prepend: bool = False) -> RemovableHandle:
+        """``hook(optimizer, state_dict) -> state_dict | None``, on a shallow copy; a returned dict replaces it."""
+        return RemovableHandle(self._load_state_dict_pre_hooks, hook, prepend)
+
+    def register_load_state_dict_post_hook(self, hook: Callable, prepend: bool = False) -> RemovableHandle:
+        """``hook(optimizer) -> None``, run after :meth:`load_state_dict`."""
+        return RemovableHandle(self._load_state_dict_post_hooks, hook, prepend)
 
 
 def register_optimizer_step_pre_hook(hook: Callable) -> RemovableHandle:

@@ -48,7 +48,7 @@ ASGD's and NAdam's float32 scalars into float64 ones for float64 parameters).
 
 from __future__ import annotations
 
-from collections import OrderedDict, defaultdict
+from collections import defaultdict
 from collections.abc import Callable, Iterable
 from typing import Any, NamedTuple
 
@@ -68,7 +68,7 @@ from functional_optim.optim.device_values import (
     static_key,
 )
 from functional_optim.optim.group_checks import GroupChecks
-from functional_optim.optim.hooks import RemovableHandle, replaced_by_hooks, with_step_hooks
+from functional_optim.optim.hooks import OptimizerHooks, replaced_by_hooks, with_step_hooks
 from functional_optim.optim.params_argument import new_param_group, param_groups_argument
 from functional_optim.optim.step_batches import StepBatches, per_tree_fields
 from functional_optim.optim.torch_state import (
@@ -95,7 +95,7 @@ class _GroupStep(NamedTuple):
     params: list[Parameter]  # its Parameters with grads, each once
 
 
-class Optimizer:
+class Optimizer(OptimizerHooks):
     """Base class of the torch-style optimizers; see the module docstring.
 
     A subclass sets ``transform_factory`` (e.g. ``functional_optim.adam``) and calls
@@ -115,12 +115,7 @@ class Optimizer:
         self.defaults = defaults
         self.state: defaultdict[Any, dict[str, Any]] = defaultdict(dict)
         self.param_groups: list[dict[str, Any]] = []
-        self._step_pre_hooks: OrderedDict[int, Callable] = OrderedDict()
-        self._step_post_hooks: OrderedDict[int, Callable] = OrderedDict()
-        self._state_dict_pre_hooks: OrderedDict[int, Callable] = OrderedDict()
-        self._state_dict_post_hooks: OrderedDict[int, Callable] = OrderedDict()
-        self._load_state_dict_pre_hooks: OrderedDict[int, Callable] = OrderedDict()
-        self._load_state_dict_post_hooks: OrderedDict[int, Callable] = OrderedDict()
+        super().__init__()  # the hook registries
         self._compiled_steps: dict[tuple, Callable] = {}
         # Where a Parameter's per-parameter state lives and its update is computed, given its
         # array: None keeps both on the Parameter's own sharding (set by optim.zero1).
@@ -264,6 +259,13 @@ class Optimizer:
             return None
         return tuple(tuple((p.data.sharding, self._state_sharding(p.data)) for p in step.params) for step in plan)
 
+    def set_state_sharding(self, state_sharding: Callable[[jax.Array], jax.sharding.Sharding]) -> None:
+        """Keeps each Parameter's state, and computes its update, on ``state_sharding(param.data)``
+        from now on, moving the state there now (not in torch: :func:`~functional_optim.optim.zero1` uses it)."""
+        self._state_sharding = state_sharding
+        for p in [p for group in self.param_groups for p in group["params"] if self.state.get(p)]:
+            self.state[p].update(self._placed(p, self.state[p]))
+
     def _placed(self, param: Parameter, fields: dict[str, Any]) -> dict[str, Any]:
         """``param``'s state ``fields`` placed with it.
 
@@ -357,32 +359,6 @@ class Optimizer:
     def _loaded_group(self, group: dict[str, Any], saved: dict[str, Any]) -> dict[str, Any]:
         """A saved group with the live Parameters; missing keys take the defaults (torch's ``__setstate__``)."""
         return loaded_group(group, saved, self.defaults)
-
-    # -- hooks -----------------------------------------------------------------------------------
-
-    def register_step_pre_hook(self, hook: Callable) -> RemovableHandle:
-        """``hook(optimizer, args, kwargs) -> None | (args, kwargs)``, run before each step."""
-        return RemovableHandle(self._step_pre_hooks, hook)
-
-    def register_step_post_hook(self, hook: Callable) -> RemovableHandle:
-        """``hook(optimizer, args, kwargs) -> None``, run after each step."""
-        return RemovableHandle(self._step_post_hooks, hook)
-
-    def register_state_dict_pre_hook(self, hook: Callable, prepend: bool = False) -> RemovableHandle:
-        """``hook(optimizer) -> None``, run before :meth:`state_dict` packs the state."""
-        return RemovableHandle(self._state_dict_pre_hooks, hook, prepend)
-
-    def register_state_dict_post_hook(self, hook: Callable, prepend: bool = False) -> RemovableHandle:
-        """``hook(optimizer, state_dict) -> state_dict | None``; a returned dict replaces it."""
-        return RemovableHandle(self._state_dict_post_hooks, hook, prepend)
-
-    def register_load_state_dict_pre_hook(self, hook: Callable, prepend: bool = False) -> RemovableHandle:
-        """``hook(optimizer, state_dict) -> state_dict | None``, on a shallow copy; a returned dict replaces it."""
-        return RemovableHandle(self._load_state_dict_pre_hooks, hook, prepend)
-
-    def register_load_state_dict_post_hook(self, hook: Callable, prepend: bool = False) -> RemovableHandle:
-        """``hook(optimizer) -> None``, run after :meth:`load_state_dict`."""
-        return RemovableHandle(self._load_state_dict_post_hooks, hook, prepend)
 
 
 def _with_grads(params: list[Parameter]) -> list[Parameter]:

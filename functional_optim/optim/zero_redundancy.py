@@ -61,8 +61,5 @@ def zero1(optimizer: Optimizer, mesh: Mesh, axis: str = "data") -> Optimizer:
     params = [p for group in optimizer.param_groups for p in group["params"]]
     for p in params:
         state_sharding(p.data)  # every Parameter checked before anything moves
-    optimizer._state_sharding = state_sharding
-    for p in params:
-        if optimizer.state.get(p):
-            optimizer.state[p].update(optimizer._placed(p, optimizer.state[p]))
+    optimizer.set_state_sharding(state_sharding)
     return optimizer

@@ -6,4 +6,5 @@
   them, and torch's flat layout.
 * :mod:`.curvature_memory`: the stored pairs in rings and the two-loop recursion.
 * :mod:`.line_search`: torch's strong-Wolfe line search, with its cubic interpolation.
+* :mod:`.state`: ``LBFGSState`` (torch's state keys) and ``LBFGSTransformation`` (with ``step``).
 """
