@@ -25,6 +25,7 @@ import pytest
 
 import functional_optim as fo
 from functional_optim.optim import functional
+from functional_optim.optim.step_batches import per_tree_fields
 from functional_optim.optim.torch_state import torch_fields
 from tests import make_sparse_golden, problems
 from tests.algorithm_table import ALGORITHMS, ALGORITHMS_BY_NAME, ERROR_CASES, PARITY_CASES, AlgorithmInfo
@@ -295,10 +296,13 @@ def test_a_call_replaces_the_entries_of_its_lists(info):
     for new, old in zip(params[1:], old_params[1:]):
         assert new is not old and old.is_deleted() and (new.shape, new.dtype) == (old.shape, old.dtype)
     assert_untouched([(grads, old_grads)])  # read only
-    for entries, old_entries in states:
+    per_tree_keys = per_tree_fields(getattr(fo, info.name)())  # numbers kept once per tree: never donated
+    per_tree_lists = [arg for arg, key in info.functional_state if key in per_tree_keys]
+    for list_name, (entries, old_entries) in zip(call.lists, states):
         for new, old in zip(entries, old_entries):
-            if isinstance(old, jax.Array):  # replaced, the old buffer donated
-                assert new is not old and old.is_deleted() and (new.shape, new.dtype) == (old.shape, old.dtype)
+            if isinstance(old, jax.Array):  # replaced, the old buffer donated (a per-leaf array's)
+                assert new is not old and (new.shape, new.dtype) == (old.shape, old.dtype)
+                assert old.is_deleted() == (list_name not in per_tree_lists)
             else:  # a None the options do not read, or SparseAdam's int step (the caller's count)
                 assert new is old
 

@@ -20,8 +20,8 @@ def jitted_step(
     batches: tuple | None = None,
 ) -> Callable:
     """:func:`apply_transforms` of ``transforms``, ``layouts`` and ``batches``, compiled, the
-    parameters' and states' buffers donated:
-    ``step(data, grads, states, hyperparams, counts) -> (new data, new states)``.
+    parameters' buffers and their states' per-leaf arrays donated:
+    ``step(data, grads, states, hyperparams, shared) -> (new data, new states, new shared)``.
 
     The body is looked up when the step is traced (a test may count the traces).
     """
@@ -32,19 +32,22 @@ def jitted_step(
     return jax.jit(step, donate_argnums=(0, 2))
 
 
-def apply_transforms(transforms, layouts, batches, data, grads, states, hyperparams, counts):
+def apply_transforms(transforms, layouts, batches, data, grads, states, hyperparams, shared):
     """The body of the compiled step: the transform's step for each group's Parameters with grads.
 
     Args (nested lists, group by group): the transforms; static layouts, None or per Parameter
     ``(param sharding, state sharding)`` (see :func:`~functional_optim.optim.zero1`); static
     batches, None (each Parameter alone) or per group tuples of Parameter indices stepped as one
     tree (see :mod:`~functional_optim.optim.step_batches`; not with layouts); parameter arrays
-    (donated), grads, torch-style state dicts of arrays (donated), hyperparameters and counts.
-    Returns the new parameters and state dicts.
+    (donated), grads, torch-style state dicts of the arrays kept per leaf (donated),
+    hyperparameters, and per Parameter ``(count, dict of the per-tree numbers)`` (not donated:
+    Parameters stepped together share those arrays), or None for a batch's Parameters after its
+    first, which carries them for the batch.
+    Returns the new parameters, per-leaf state dicts and per-tree ``(count, dict)`` (None where given None).
     """
-    new_data, new_states = [], []
-    for group_index, (tx, group_data, group_grads, group_states, group_hyperparams, group_counts) in enumerate(
-        zip(transforms, data, grads, states, hyperparams, counts)
+    new_data, new_states, new_shared = [], [], []
+    for group_index, (tx, group_data, group_grads, group_states, group_hyperparams, group_shared) in enumerate(
+        zip(transforms, data, grads, states, hyperparams, shared)
     ):
         group_hyperparams = as_scalars(group_hyperparams)
         templates = {}  # which state fields the transform keeps, per parameter shape and dtype
@@ -58,7 +61,7 @@ def apply_transforms(transforms, layouts, batches, data, grads, states, hyperpar
         if layouts is not None:
             results = [
                 _sharded_step(tx, group_hyperparams, algorithm_state, *arguments)
-                for arguments in zip(group_data, group_grads, group_states, group_counts, layouts[group_index])
+                for arguments in zip(group_data, group_grads, group_states, group_shared, layouts[group_index])
             ]
         else:
             results = [None] * len(group_data)
@@ -68,26 +71,36 @@ def apply_transforms(transforms, layouts, batches, data, grads, states, hyperpar
                     tx,
                     group_hyperparams,
                     algorithm_state,
-                    *([column[i] for i in batch] for column in (group_data, group_grads, group_states, group_counts)),
+                    *([column[i] for i in batch] for column in (group_data, group_grads, group_states)),
+                    group_shared[batch[0]],
                 )
                 for i, result in zip(batch, batch_results):
                     results[i] = result
-        new_data.append([new_param for new_param, _ in results])
-        new_states.append([new_fields for _, new_fields in results])
-    return new_data, new_states
+        new_data.append([new_param for new_param, _, _ in results])
+        new_states.append([new_fields for _, new_fields, _ in results])
+        new_shared.append([new_numbers for _, _, new_numbers in results])
+    return new_data, new_states, new_shared
 
 
-def _count(fields: dict[str, jax.Array], count: jax.Array) -> jax.Array:
+def _count(shared: tuple[jax.Array, dict[str, jax.Array]]) -> jax.Array:
     """The step count a transform's state holds: torch's ``step`` where the state has one."""
-    return fields["step"].astype(jnp.int32) if "step" in fields else count
+    count, numbers = shared
+    return numbers["step"].astype(jnp.int32) if "step" in numbers else count
 
 
-def _batch_step(tx, hyperparams, algorithm_state, params, grads, fields, counts):
-    """One step of ``params`` (a list, whose states hold equal per-tree numbers) as one tree.
+def _split(fields: dict[str, jax.Array], shared: tuple) -> tuple[dict[str, jax.Array], tuple]:
+    """A new torch-style state dict as (per-leaf arrays, ``shared`` with the new per-tree numbers)."""
+    count, numbers = shared
+    return {k: v for k, v in fields.items() if k not in numbers}, (count, {k: fields[k] for k in numbers})
 
-    Returns ``(new param, new state dict)`` per parameter.
+
+def _batch_step(tx, hyperparams, algorithm_state, params, grads, fields, shared):
+    """One step of ``params`` (a list, whose states hold the per-tree numbers ``shared``) as one tree.
+
+    Returns ``(new param, new per-leaf state dict, new shared or None)`` per parameter: the
+    batch's first carries the new per-tree numbers.
     """
-    own_states = [algorithm_state(param, own_fields) for param, own_fields in zip(params, fields)]
+    own_states = [algorithm_state(param, {**own_fields, **shared[1]}) for param, own_fields in zip(params, fields)]
     tree_template = jax.eval_shape(tx.init, params).inner_state
 
     def tree_field(name: str, value: Any) -> Any:  # a list per leaf, or the per-tree number (all equal)
@@ -96,8 +109,8 @@ def _batch_step(tx, hyperparams, algorithm_state, params, grads, fields, counts)
     state = tree_template._replace(
         **{name: tree_field(name, value) for name, value in tree_template._asdict().items() if value is not None}
     )
-    count = _count(fields[0], counts[0])
-    new_params, new = apply_gradients(tx, list(grads), HyperparamsState(count, hyperparams, state), list(params))
+    tree_state = HyperparamsState(_count(shared), hyperparams, state)
+    new_params, new = apply_gradients(tx, list(grads), tree_state, list(params))
     results = []
     for i, (param, own_fields, own_state) in enumerate(zip(params, fields, own_states)):
         new_own = own_state._replace(
@@ -107,20 +120,20 @@ def _batch_step(tx, hyperparams, algorithm_state, params, grads, fields, counts)
                 if value is not None
             }
         )
-        results.append((new_params[i], {**own_fields, **torch_fields(new_own, param)}))
+        new_fields, new_shared = _split({**own_fields, **torch_fields(new_own, param)}, shared)
+        results.append((new_params[i], new_fields, new_shared if i == 0 else None))
     return results
 
 
-def _sharded_step(tx, hyperparams, algorithm_state, param, grad, fields, count, layout):
+def _sharded_step(tx, hyperparams, algorithm_state, param, grad, fields, shared, layout):
     """One Parameter's step on the slice of it whose state this device keeps (ZeRO-1); the new
     param all-gathered, the state left partitioned."""
     param, grad = constrain(param, layout[1]), _constrain_dense(grad, layout[1])
-    new_param, new = apply_gradients(
-        tx, grad, HyperparamsState(_count(fields, count), hyperparams, algorithm_state(param, fields)), param
-    )
-    new_fields = {**fields, **torch_fields(new.inner_state, param)}
+    state = algorithm_state(param, {**fields, **shared[1]})
+    new_param, new = apply_gradients(tx, grad, HyperparamsState(_count(shared), hyperparams, state), param)
+    new_fields, new_shared = _split({**fields, **torch_fields(new.inner_state, param)}, shared)
     new_fields = {k: constrain(v, layout[1]) if v.shape == param.shape else v for k, v in new_fields.items()}
-    return constrain(new_param, layout[0]), new_fields
+    return constrain(new_param, layout[0]), new_fields, new_shared
 
 
 def _constrain_dense(grad: Any, sharding: jax.sharding.Sharding) -> Any:

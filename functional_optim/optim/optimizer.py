@@ -70,7 +70,7 @@ from functional_optim.optim.device_values import (
 from functional_optim.optim.group_checks import GroupChecks
 from functional_optim.optim.hooks import OptimizerHooks, replaced_by_hooks, with_step_hooks
 from functional_optim.optim.params_argument import new_param_group, param_groups_argument
-from functional_optim.optim.step_batches import StepBatches, per_tree_fields
+from functional_optim.optim.step_batches import StepBatches, joined, per_tree_fields, split_per_tree
 from functional_optim.optim.torch_state import (
     StateDict,
     loaded_group,
@@ -196,19 +196,32 @@ class Optimizer(OptimizerHooks):
             self._device_hyperparams(step.group, current_scalar_dtype(jax.config.jax_enable_x64), step.params)
             for step in plan
         ]
-        counts = [[one if self.state.get(p) else zero for p in step.params] for step in plan]
         layouts = self._layouts(plan)
         batches = self._batches(plan, states) if layouts is None else None
-        data, states = unaliased([[p.data for p in step.params] for step in plan], states, grads)
-        args = (data, grads, states, hyperparams, counts)
+        per_leaf, shared = zip(
+            *(
+                split_per_tree(
+                    group_states,
+                    [one if self.state.get(p) else zero for p in step.params],
+                    self._per_tree(step),
+                    None if batches is None else batches[g],
+                )
+                for g, (step, group_states) in enumerate(zip(plan, states))
+            )
+        )
+        data, per_leaf = unaliased([[p.data for p in step.params] for step in plan], list(per_leaf), grads)
         try:
-            new_data, updated = self._compiled_step(plan, layouts, batches)(*args)
+            new_data, updated, new_shared = self._compiled_step(plan, layouts, batches)(
+                data, grads, per_leaf, hyperparams, list(shared)
+            )
         except (TypeError, ValueError):
             _check_grads(self.param_groups)  # a clearer message when a grad is the cause
             raise
-        if batches is not None:
-            for step, group_batches, group_updated in zip(plan, batches, updated):
-                self._step_batches.record(step.params, group_batches, group_updated, self._per_tree_fields[step.key])
+        for g, step in enumerate(plan):
+            group_batches = None if batches is None else batches[g]
+            updated[g] = joined(updated[g], new_shared[g], group_batches)
+            if group_batches is not None:
+                self._step_batches.record(step.params, group_batches, updated[g], self._per_tree(step))
         for step, group_states, group_data, group_updated in zip(plan, states, new_data, updated):
             for p, old, data, new in zip(step.params, group_states, group_data, group_updated):
                 p.data = data
@@ -247,11 +260,15 @@ class Optimizer(OptimizerHooks):
             return None
         batches = []
         for step, group_states in zip(plan, states):
-            if step.key not in self._per_tree_fields:
-                self._per_tree_fields[step.key] = per_tree_fields(self._transform(step.group))
             new = [not self.state.get(p) for p in step.params]
-            batches.append(self._step_batches.batches(step.params, group_states, new, self._per_tree_fields[step.key]))
+            batches.append(self._step_batches.batches(step.params, group_states, new, self._per_tree(step)))
         return tuple(batches)
+
+    def _per_tree(self, step: _GroupStep) -> tuple[str, ...]:
+        """The state fields the group's transform keeps once per tree (``step``): see :mod:`.step_batches`."""
+        if step.key not in self._per_tree_fields:
+            self._per_tree_fields[step.key] = per_tree_fields(self._transform(step.group))
+        return self._per_tree_fields[step.key]
 
     def _layouts(self, plan: list[_GroupStep]) -> tuple | None:
         """Per group and Parameter with a grad: (its sharding, its state's), if the state is placed apart."""

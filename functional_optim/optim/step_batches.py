@@ -14,6 +14,11 @@ numbers hold equal numbers afterwards (the algorithms compute them from the numb
 group's hyperparameters alone), so each batch gets a new token, kept with the arrays it wrote. A
 Parameter whose arrays are no longer those (a loaded state_dict, an edited ``state[p]``) has its
 numbers read once, and joins Parameters whose numbers are the same.
+
+A batch's per-tree numbers go into the compiled step once, not once per Parameter, and come out
+once: its Parameters then share those (scalar) arrays, which the step therefore never donates
+(:func:`split_per_tree`, :func:`joined`). A step's cost is mostly its arrays' dispatch, so this
+saves two arrays per Parameter.
 """
 
 from __future__ import annotations
@@ -34,6 +39,37 @@ def per_tree_fields(tx: GradientTransformation) -> tuple[str, ...]:
     """The state fields ``tx`` keeps once for a whole tree (``step``), not one per leaf."""
     state = jax.eval_shape(tx.init, _PROBE_PARAMS).inner_state
     return tuple(name for name, value in state._asdict().items() if value is not None and not isinstance(value, list))
+
+
+def split_per_tree(
+    states: list[dict[str, Any]],
+    counts: list[Any],
+    fields: tuple[str, ...],
+    batches: tuple[tuple[int, ...], ...] | None,
+) -> tuple[list[dict[str, Any]], list[tuple[Any, dict[str, Any]] | None]]:
+    """A group's torch-style ``states`` as the compiled step takes them: per Parameter its per-leaf
+    arrays, and ``(count, its per-tree fields)`` -- None for a batch's Parameters after the first
+    (``batches`` None: each Parameter alone)."""
+    firsts = {batch[0] for batch in batches} if batches is not None else range(len(states))
+    per_leaf = [{k: v for k, v in state.items() if k not in fields} for state in states]
+    shared = [
+        (count, {k: state[k] for k in fields if k in state}) if i in firsts else None
+        for i, (state, count) in enumerate(zip(states, counts))
+    ]
+    return per_leaf, shared
+
+
+def joined(
+    new_states: list[dict[str, Any]],
+    new_shared: list[tuple[Any, dict[str, Any]] | None],
+    batches: tuple[tuple[int, ...], ...] | None,
+) -> list[dict[str, Any]]:
+    """A group's new states, each Parameter's per-leaf arrays with its batch's per-tree numbers."""
+    for batch in batches if batches is not None else [(i,) for i in range(len(new_states))]:
+        _, numbers = new_shared[batch[0]]
+        for i in batch:
+            new_states[i] = {**new_states[i], **numbers}
+    return new_states
 
 
 class StepBatches:

@@ -34,6 +34,7 @@ from functional_optim.optim.device_values import (
     static_key,
 )
 from functional_optim.optim.group_checks import TORCH_ONLY_FLAGS, check_torch_only_flags
+from functional_optim.optim.step_batches import joined, per_tree_fields, split_per_tree
 from functional_optim.optim.torch_state import torch_fields
 from functional_optim.parameter import Parameter
 from functional_optim.transform import GradientTransformation
@@ -88,10 +89,12 @@ class Signature:
         return self.factory.__name__
 
 
-# By function, its transform's hyperparameter names (the same for every build); compiled steps by
-# (function, static key); templates of the state by (function, static key, param shape, dtype).
+# By function, its transform's hyperparameter names (the same for every build); compiled steps and
+# the state fields kept per tree by (function, static key); templates of the state by (function,
+# static key, param shape, dtype).
 _HYPERPARAM_NAMES: dict[str, tuple[str, ...]] = {}
 _COMPILED: dict[tuple, Callable] = {}
+_PER_TREE_FIELDS: dict[tuple, tuple[str, ...]] = {}
 _TEMPLATES: dict[tuple, dict[str, jax.ShapeDtypeStruct]] = {}
 
 
@@ -138,10 +141,14 @@ def step_in_place(signature: Signature, arguments: dict[str, Any]) -> None:
     counts = [count for _, count in states]
     arrays, grads = [_strongly_typed(a) for a in arrays], [_strongly_typed(g) for g in grads]
     fields = [{k: _strongly_typed(v) for k, v in fields.items()} for fields, _ in states]
-    data, fields = unaliased([arrays], [fields], [grads])
+    if key not in _PER_TREE_FIELDS:
+        _PER_TREE_FIELDS[key] = per_tree_fields(tx)
+    per_leaf, shared = split_per_tree(fields, counts, _PER_TREE_FIELDS[key], None)
+    data, (per_leaf,) = unaliased([arrays], [per_leaf], [grads])
     if key not in _COMPILED:
         _COMPILED[key] = jitted_step([tx], None)
-    (new_data,), (new_states,) = _COMPILED[key](data, [grads], fields, [hyperparams], [counts])
+    (new_data,), (new_per_leaf,), (new_shared,) = _COMPILED[key](data, [grads], [per_leaf], [hyperparams], [shared])
+    new_states = joined(new_per_leaf, new_shared, None)
 
     written = [(arg, k) for arg, k in signature.state if not (signature.int_steps and k == "step")]
     for i, (param, new_array, new_fields) in enumerate(zip(params, new_data, new_states)):
