@@ -60,6 +60,9 @@ _KERNELS = {
     "sgd": "FunctionalOptimSGD",
     "rmsprop": "FunctionalOptimRMSprop",
     "adagrad": "FunctionalOptimAdagrad",
+    "adadelta": "FunctionalOptimAdadelta",
+    "asgd": "FunctionalOptimASGD",
+    "rprop": "FunctionalOptimRprop",
 }
 # Leaves updated by one custom call. XLA:CPU's compile time grows faster than linearly in a
 # call's operands (about 4x per doubling past ~100 leaves), so larger trees take several calls.
