@@ -36,6 +36,10 @@ OPTION_CASES = [
     ("rmsprop", {"lr": 0.1, "centered": True, "momentum": 0.5, "weight_decay": 0.1}),
     ("rmsprop", {"lr": 0.1, "maximize": True}),
     ("adagrad", {"lr": 0.1, "lr_decay": 0.1, "weight_decay": 0.1, "maximize": True}),
+    ("adadelta", {"lr": 0.1, "rho": 0.5, "weight_decay": 0.1, "maximize": True}),
+    # ax is a copy of the param at steps 1 and 2 (mu = 1), an average at step 3 (mu = 1/2)
+    ("asgd", {"lr": 0.1, "lambd": 0.1, "t0": 0, "weight_decay": 0.1, "maximize": True}),
+    ("rprop", {"lr": 0.1, "etas": (0.3, 1.5), "step_sizes": (1e-3, 0.2), "maximize": True}),
 ]
 DTYPES = ("float64", "float32", "bfloat16", "float16")
 
@@ -330,7 +334,7 @@ def test_path_reports_the_choice_and_each_transform():
     with fo.native.use("xla"):
         assert native.path(fo.adam()) == "xla"
     assert native.kernel(fo.adamw()) == "adam"
-    assert native.kernel(fo.asgd()) is None
+    assert native.kernel(fo.adafactor()) is None
 
 
 def test_an_unknown_path_is_refused():

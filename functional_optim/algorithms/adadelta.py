@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 
+from functional_optim import native
 from functional_optim.elementwise import maximize_and_decay, per_param, running_square
 from functional_optim.hyperparams import Hyperparam, algorithm_transform
 from functional_optim.transform import GradientTransformation
 from functional_optim.validation import check_eps, check_lr, check_value, check_weight_decay
+
+# The scalars of native/kernels/adadelta.cc, in its order.
+_NATIVE_SCALARS = ("weight_decay", "rho", "one_minus_rho", "eps", "lr")
 
 
 class AdadeltaState(NamedTuple):
@@ -103,10 +108,20 @@ def adadelta(
             acc_delta = running_square(acc_delta, delta, s["rho"], s["one_minus_rho"], store)
             return param - store(s["lr"]) * delta, square_avg, acc_delta  # param.add_(delta, alpha=-lr)
 
-        new_params, square_avg, acc_delta = per_param(
-            one_param, scalars, params, grads, state.square_avg, state.acc_delta, with_store=True
+        new_params, square_avg, acc_delta = native.multi_tensor_step(
+            "adadelta",
+            functools.partial(per_param, one_param, with_store=True),
+            scalars,
+            _NATIVE_SCALARS,
+            params,
+            grads,
+            (state.square_avg, state.acc_delta),
+            maximize=maximize,
+            weight_decay=scalars["weight_decay"] is not None,
         )
         return new_params, AdadeltaState(state.step + 1, square_avg, acc_delta)
 
     hyperparams = {"lr": lr, "rho": rho, "eps": eps, "weight_decay": weight_decay}
-    return algorithm_transform("Adadelta", init, step, hyperparams, skipped_at_zero=("weight_decay",))
+    return algorithm_transform(
+        "Adadelta", init, step, hyperparams, skipped_at_zero=("weight_decay",), native_kernel="adadelta"
+    )

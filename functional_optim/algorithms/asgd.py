@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 
+from functional_optim import native
 from functional_optim.elementwise import maximize_and_decay, per_param
 from functional_optim.hyperparams import Hyperparam, algorithm_transform, cast_like, scalar_dtype
 from functional_optim.transform import GradientTransformation
 from functional_optim.validation import check_lr, check_weight_decay
+
+# The scalars of native/kernels/asgd.cc, in its order.
+_NATIVE_SCALARS = ("weight_decay", "decay_factor", "neg_eta", "mu", "copy")
 
 
 class ASGDState(NamedTuple):
@@ -113,7 +118,17 @@ def asgd(
             ax = jnp.where(s["copy"], param, store(ax + store(store(param - ax) * s["mu"])))
             return param, ax
 
-        new_params, ax = per_param(one_param, scalars, params, grads, state.ax, with_store=True)
+        new_params, ax = native.multi_tensor_step(
+            "asgd",
+            functools.partial(per_param, one_param, with_store=True),
+            scalars,
+            _NATIVE_SCALARS,
+            params,
+            grads,
+            [state.ax],
+            maximize=maximize,
+            weight_decay=scalars["weight_decay"] is not None,
+        )
         # torch does this scalar maths in the lr's type (Python floats, or a tensor lr's dtype),
         # except the power, which it takes in float64 even for a float32 tensor base.
         base = 1 + cast_like(lambd, lr) * lr * cast_like(t, lr)
@@ -122,4 +137,4 @@ def asgd(
         return new_params, ASGDState(step, next_eta.astype(jnp.float32), next_mu.astype(jnp.float32), ax)
 
     hyperparams = {"lr": lr, "lambd": lambd, "alpha": alpha, "t0": t0, "weight_decay": weight_decay}
-    return algorithm_transform("ASGD", init, step, hyperparams, skipped_at_zero=("weight_decay",))
+    return algorithm_transform("ASGD", init, step, hyperparams, skipped_at_zero=("weight_decay",), native_kernel="asgd")

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 
+from functional_optim import native
 from functional_optim.elementwise import per_param
 from functional_optim.hyperparams import Hyperparam, algorithm_transform
 from functional_optim.transform import GradientTransformation
 from functional_optim.validation import check_lr, concrete_value
+
+# The scalars of native/kernels/rprop.cc, in its order.
+_NATIVE_SCALARS = ("etaminus", "etaplus", "min", "max")
 
 
 class RpropState(NamedTuple):
@@ -119,10 +124,17 @@ def rprop(
             step_size, grad = store.hold(step_size, jnp.where(factor == etaminus, 0, grad))
             return param - _sign(grad) * step_size, grad, step_size
 
-        new_params, prev, step_size = per_param(
-            one_param, scalars, params, grads, state.prev, state.step_size, with_store=True
+        new_params, prev, step_size = native.multi_tensor_step(
+            "rprop",
+            functools.partial(per_param, one_param, with_store=True),
+            scalars,
+            _NATIVE_SCALARS,
+            params,
+            grads,
+            (state.prev, state.step_size),
+            maximize=maximize,
         )
         return new_params, RpropState(state.step + 1, prev, step_size)
 
     hyperparams = {"lr": lr, "etas": tuple(etas), "step_sizes": tuple(step_sizes)}
-    return algorithm_transform("Rprop", init, step, hyperparams)
+    return algorithm_transform("Rprop", init, step, hyperparams, native_kernel="rprop")

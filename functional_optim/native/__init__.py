@@ -3,10 +3,10 @@
 XLA:CPU compiles an elementwise optimizer step into several loops per leaf (it has no
 multi-output loop fusion) and pays a launch for each, so Adam reads and writes 40 bytes per
 parameter where 28 would do, and a tree of many small leaves is launch-bound. The kernels in
-``kernels/`` (compiled by ``pip install``) do a whole step of SGD, Adam/AdamW, RMSprop or
-Adagrad for up to :data:`LEAVES_PER_CALL` leaves in one custom call, in place (each param and
-state array is aliased to its result, so a jitted step that donates them writes no new
-memory), with torch's for-loop arithmetic op by op: given the same grads, float32, bfloat16
+``kernels/`` (compiled by ``pip install``) do a whole step of SGD, Adam/AdamW, RMSprop, Adagrad,
+Adadelta, ASGD or Rprop for up to :data:`LEAVES_PER_CALL` leaves in one custom call, in place
+(each param and state array is aliased to its result, so a jitted step that donates them writes
+no new memory), with torch's for-loop arithmetic op by op: given the same grads, float32, bfloat16
 and float16 results are bit-identical to torch's ``foreach=False`` step on CPU (where torch's
 ``sqrt`` is correctly rounded; its x86 builds take it from MKL, which rounds ~0.5% of roots
 the other way).
@@ -60,6 +60,9 @@ _KERNELS = {
     "sgd": "FunctionalOptimSGD",
     "rmsprop": "FunctionalOptimRMSprop",
     "adagrad": "FunctionalOptimAdagrad",
+    "adadelta": "FunctionalOptimAdadelta",
+    "asgd": "FunctionalOptimASGD",
+    "rprop": "FunctionalOptimRprop",
 }
 # Leaves updated by one custom call. XLA:CPU's compile time grows faster than linearly in a
 # call's operands (about 4x per doubling past ~100 leaves), so larger trees take several calls.
@@ -145,8 +148,8 @@ def path(transform: Any = None) -> str:
     """``"native"`` or ``"xla"``: the path :func:`~functional_optim.apply_gradients` steps traced now take on CPU.
 
     With a ``transform``, the path of that transform's steps: ``"native"`` only for an
-    algorithm with a native kernel (SGD, Adam, AdamW, RMSprop, Adagrad) while native kernels
-    are chosen. ``tx.update`` always takes the XLA path (see :func:`in_place`).
+    algorithm with a native kernel (SGD, Adam, AdamW, RMSprop, Adagrad, Adadelta, ASGD, Rprop)
+    while native kernels are chosen. ``tx.update`` always takes the XLA path (see :func:`in_place`).
     """
     choice = _check_choice(_state["path"], ENVIRONMENT_VARIABLE)
     resolved = "xla" if choice == "xla" or (choice == "auto" and not available()) else "native"

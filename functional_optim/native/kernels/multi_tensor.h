@@ -466,4 +466,14 @@ ffi::Error Step(unsigned flags, int64_t maximize, ffi::AnyBuffer scalars, ffi::R
   return ffi::Error::Success();
 }
 
+// The handler of an algorithm whose one option besides maximize is L2 weight decay on the grad
+// (`A::kDecay`): its binding is DecayKernelBinding().
+template <class A>
+ffi::Error StepWithDecay(ffi::AnyBuffer scalars, ffi::RemainingArgs args, ffi::RemainingRets rets, int64_t maximize,
+                         int64_t num_states, int64_t weight_decay, ffi::ThreadPool pool) {
+  return Step<A>(weight_decay ? A::kDecay : 0u, maximize, scalars, args, rets, num_states, pool);
+}
+
+inline auto DecayKernelBinding() { return KernelBinding().Attr<int64_t>("weight_decay").Ctx<ffi::ThreadPool>(); }
+
 }  // namespace functional_optim
