@@ -61,6 +61,9 @@ _KERNELS = {
     "rmsprop": "FunctionalOptimRMSprop",
     "adagrad": "FunctionalOptimAdagrad",
 }
+# The scalars that Adam's, NAdam's and RAdam's kernels start their rows with (multi_tensor.h's
+# AdamFamily), in its order.
+ADAM_FAMILY_SCALARS = ("decay_factor", "weight_decay", "one_minus_beta1", "beta2", "one_minus_beta2")
 # Leaves updated by one custom call. XLA:CPU's compile time grows faster than linearly in a
 # call's operands (about 4x per doubling past ~100 leaves), so larger trees take several calls.
 LEAVES_PER_CALL = 16

@@ -34,16 +34,7 @@ struct Adagrad {
   }
 };
 
-ffi::Error AdagradStep(ffi::AnyBuffer scalars, ffi::RemainingArgs args, ffi::RemainingRets rets, int64_t maximize,
-    int64_t num_states, int64_t weight_decay, ffi::ThreadPool pool) {
-  const unsigned flags = (weight_decay ? Adagrad::kDecay : 0u);
-  return Step<Adagrad>(flags, maximize, scalars, args, rets, num_states, pool);
-}
-
 }  // namespace
 }  // namespace functional_optim
 
-XLA_FFI_DEFINE_HANDLER_SYMBOL(FunctionalOptimAdagrad, functional_optim::AdagradStep,
-                              functional_optim::KernelBinding()
-                                  .Attr<int64_t>("weight_decay")
-                                  .Ctx<xla::ffi::ThreadPool>());
+FO_DEFINE_WEIGHT_DECAY_HANDLER(FunctionalOptimAdagrad, functional_optim::Adagrad);
