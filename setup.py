@@ -41,7 +41,10 @@ setup(
     ext_modules=[
         Extension(
             "functional_optim.native._kernels",
-            sources=[f"{KERNELS}/{name}.cc" for name in ("adam", "sgd", "rmsprop", "adagrad", "cpu")],
+            sources=[
+                f"{KERNELS}/{name}.cc"
+                for name in ("adam", "sgd", "rmsprop", "adagrad", "adamax", "nadam", "radam", "cpu")
+            ],
             depends=[f"{KERNELS}/multi_tensor.h"],
             language="c++",
             optional=True,  # no compiler: warn, install without it
