@@ -5,6 +5,7 @@ jaxlib in pyproject's build requirements) with the system compiler. The extensio
 without a working compiler the install still succeeds and functional_optim runs its XLA path.
 """
 
+import glob
 import importlib.util
 import os
 import platform
@@ -41,10 +42,7 @@ setup(
     ext_modules=[
         Extension(
             "functional_optim.native._kernels",
-            sources=[
-                f"{KERNELS}/{name}.cc"
-                for name in ("adam", "sgd", "rmsprop", "adagrad", "adadelta", "asgd", "rprop", "cpu")
-            ],
+            sources=sorted(glob.glob(f"{KERNELS}/*.cc")),  # one file per algorithm, and cpu.cc
             depends=[f"{KERNELS}/multi_tensor.h"],
             language="c++",
             optional=True,  # no compiler: warn, install without it

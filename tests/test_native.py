@@ -40,6 +40,11 @@ OPTION_CASES = [
     # ax is a copy of the param at steps 1 and 2 (mu = 1), an average at step 3 (mu = 1/2)
     ("asgd", {"lr": 0.1, "lambd": 0.1, "t0": 0, "weight_decay": 0.1, "maximize": True}),
     ("rprop", {"lr": 0.1, "etas": (0.3, 1.5), "step_sizes": (1e-3, 0.2), "maximize": True}),
+    ("adamax", {"lr": 0.1, "weight_decay": 0.1, "maximize": True}),
+    ("nadam", {"lr": 0.1, "weight_decay": 0.1, "momentum_decay": 0.01}),
+    ("nadam", {"lr": 0.1, "weight_decay": 0.1, "decoupled_weight_decay": True, "maximize": True}),
+    ("radam", {"lr": 0.1, "weight_decay": 0.1, "maximize": True}),
+    ("radam", {"lr": 0.1, "weight_decay": 0.1, "decoupled_weight_decay": True}),
 ]
 DTYPES = ("float64", "float32", "bfloat16", "float16")
 
@@ -330,7 +335,7 @@ def test_avx2_and_avx512_loops_agree_bit_for_bit(dtype, tmp_path):
 
 def test_path_reports_the_choice_and_each_transform():
     with on_path("native"):
-        assert (native.path(), native.path(fo.adam()), native.path(fo.nadam())) == ("native", "native", "xla")
+        assert (native.path(), native.path(fo.adam()), native.path(fo.adafactor())) == ("native", "native", "xla")
     with fo.native.use("xla"):
         assert native.path(fo.adam()) == "xla"
     assert native.kernel(fo.adamw()) == "adam"

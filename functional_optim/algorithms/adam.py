@@ -21,16 +21,7 @@ from functional_optim.transform import GradientTransformation
 from functional_optim.validation import check_betas, check_eps, check_lr, check_weight_decay
 
 # The scalars of native/kernels/adam.cc, in its order.
-_NATIVE_SCALARS = (
-    "decay_factor",
-    "weight_decay",
-    "one_minus_beta1",
-    "beta2",
-    "one_minus_beta2",
-    "step_size",
-    "bias_correction2_sqrt",
-    "eps",
-)
+_NATIVE_SCALARS = (*native.ADAM_FAMILY_SCALARS, "step_size", "bias_correction2_sqrt", "eps")
 
 
 class AdamState(NamedTuple):

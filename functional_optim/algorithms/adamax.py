@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 
+from functional_optim import native
 from functional_optim.elementwise import lerp, maximize_and_decay, per_param
 from functional_optim.hyperparams import Hyperparam, algorithm_transform, cast_like, scalar_dtype
 from functional_optim.transform import GradientTransformation
 from functional_optim.validation import check_betas, check_eps, check_lr, check_weight_decay
+
+# The scalars of native/kernels/adamax.cc, in its order.
+_NATIVE_SCALARS = ("weight_decay", "one_minus_beta1", "beta2", "eps", "clr")
 
 
 class AdamaxState(NamedTuple):
@@ -104,10 +109,20 @@ def adamax(
             # param.addcdiv_(exp_avg, exp_inf, value=-clr), i.e. (value * exp_avg) / exp_inf
             return param - s["clr"] * exp_avg / exp_inf, exp_avg, exp_inf
 
-        new_params, exp_avg, exp_inf = per_param(
-            one_param, scalars, params, grads, state.exp_avg, state.exp_inf, with_store=True
+        new_params, exp_avg, exp_inf = native.multi_tensor_step(
+            "adamax",
+            functools.partial(per_param, one_param, with_store=True),
+            scalars,
+            _NATIVE_SCALARS,
+            params,
+            grads,
+            (state.exp_avg, state.exp_inf),
+            maximize=maximize,
+            weight_decay=scalars["weight_decay"] is not None,
         )
         return new_params, AdamaxState(step, exp_avg, exp_inf)
 
     hyperparams = {"lr": lr, "betas": tuple(betas), "eps": eps, "weight_decay": weight_decay}
-    return algorithm_transform("Adamax", init, step, hyperparams, skipped_at_zero=("weight_decay",))
+    return algorithm_transform(
+        "Adamax", init, step, hyperparams, skipped_at_zero=("weight_decay",), native_kernel="adamax"
+    )

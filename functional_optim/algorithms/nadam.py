@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 
+from functional_optim import native
 from functional_optim.elementwise import adam_moments, decay_param_or_grad, divide_by_number, per_param
 from functional_optim.hyperparams import (
     Hyperparam,
@@ -17,6 +19,9 @@ from functional_optim.hyperparams import (
 )
 from functional_optim.transform import GradientTransformation
 from functional_optim.validation import check_betas, check_eps, check_lr, check_value, check_weight_decay
+
+# The scalars of native/kernels/nadam.cc, in its order.
+_NATIVE_SCALARS = (*native.ADAM_FAMILY_SCALARS, "bias_correction2", "eps", "grad_coef", "exp_avg_coef")
 
 
 class NAdamState(NamedTuple):
@@ -144,8 +149,11 @@ def nadam(
             param = store(param + s["grad_coef"] * grad / denom)
             return param + s["exp_avg_coef"] * exp_avg / denom, exp_avg, exp_avg_sq
 
-        new_params, exp_avg, exp_avg_sq = per_param(
-            one_param, scalars, params, grads, state.exp_avg, state.exp_avg_sq, with_store=True
+        xla_step = functools.partial(per_param, one_param, with_store=True)
+        moments = (state.exp_avg, state.exp_avg_sq)
+        decay = 0 if weight_decay is None else 2 if decoupled_weight_decay else 1  # the kernel's weight_decay
+        new_params, exp_avg, exp_avg_sq = native.multi_tensor_step(
+            "nadam", xla_step, scalars, _NATIVE_SCALARS, params, grads, moments, maximize=maximize, weight_decay=decay
         )
         return new_params, NAdamState(step, mu_product, exp_avg, exp_avg_sq)
 
@@ -156,4 +164,6 @@ def nadam(
         "weight_decay": weight_decay,
         "momentum_decay": momentum_decay,
     }
-    return algorithm_transform("NAdam", init, step, hyperparams, skipped_at_zero=("weight_decay",))
+    return algorithm_transform(
+        "NAdam", init, step, hyperparams, skipped_at_zero=("weight_decay",), native_kernel="nadam"
+    )

@@ -3,13 +3,13 @@
 XLA:CPU compiles an elementwise optimizer step into several loops per leaf (it has no
 multi-output loop fusion) and pays a launch for each, so Adam reads and writes 40 bytes per
 parameter where 28 would do, and a tree of many small leaves is launch-bound. The kernels in
-``kernels/`` (compiled by ``pip install``) do a whole step of SGD, Adam/AdamW, RMSprop, Adagrad,
-Adadelta, ASGD or Rprop for up to :data:`LEAVES_PER_CALL` leaves in one custom call, in place
-(each param and state array is aliased to its result, so a jitted step that donates them writes
-no new memory), with torch's for-loop arithmetic op by op: given the same grads, float32, bfloat16
-and float16 results are bit-identical to torch's ``foreach=False`` step on CPU (where torch's
-``sqrt`` is correctly rounded; its x86 builds take it from MKL, which rounds ~0.5% of roots
-the other way).
+``kernels/`` (compiled by ``pip install``) do a whole step of every elementwise algorithm --
+SGD, Adam/AdamW, Adamax, NAdam, RAdam, RMSprop, Adagrad, Adadelta, ASGD and Rprop -- for up to
+:data:`LEAVES_PER_CALL` leaves in one custom call, in place (each param and state array is
+aliased to its result, so a jitted step that donates them writes no new memory), with torch's
+for-loop arithmetic op by op: given the same grads, float32, bfloat16 and float16 results are
+bit-identical to torch's ``foreach=False`` step on CPU (where torch's ``sqrt`` is correctly
+rounded; its x86 builds take it from MKL, which rounds ~0.5% of roots the other way).
 
 Which path runs is explicit:
 
@@ -60,10 +60,16 @@ _KERNELS = {
     "sgd": "FunctionalOptimSGD",
     "rmsprop": "FunctionalOptimRMSprop",
     "adagrad": "FunctionalOptimAdagrad",
+    "adamax": "FunctionalOptimAdamax",
+    "nadam": "FunctionalOptimNAdam",
+    "radam": "FunctionalOptimRAdam",
     "adadelta": "FunctionalOptimAdadelta",
     "asgd": "FunctionalOptimASGD",
     "rprop": "FunctionalOptimRprop",
 }
+# The scalars that Adam's, NAdam's and RAdam's kernels start their rows with (multi_tensor.h's
+# AdamFamily), in its order.
+ADAM_FAMILY_SCALARS = ("decay_factor", "weight_decay", "one_minus_beta1", "beta2", "one_minus_beta2")
 # Leaves updated by one custom call. XLA:CPU's compile time grows faster than linearly in a
 # call's operands (about 4x per doubling past ~100 leaves), so larger trees take several calls.
 LEAVES_PER_CALL = 16
@@ -148,7 +154,7 @@ def path(transform: Any = None) -> str:
     """``"native"`` or ``"xla"``: the path :func:`~functional_optim.apply_gradients` steps traced now take on CPU.
 
     With a ``transform``, the path of that transform's steps: ``"native"`` only for an
-    algorithm with a native kernel (SGD, Adam, AdamW, RMSprop, Adagrad, Adadelta, ASGD, Rprop)
+    algorithm with a native kernel (every algorithm but Adafactor, Muon, SparseAdam and L-BFGS)
     while native kernels are chosen. ``tx.update`` always takes the XLA path (see :func:`in_place`).
     """
     choice = _check_choice(_state["path"], ENVIRONMENT_VARIABLE)

@@ -46,5 +46,4 @@ struct Adadelta {
 }  // namespace
 }  // namespace functional_optim
 
-XLA_FFI_DEFINE_HANDLER_SYMBOL(FunctionalOptimAdadelta, functional_optim::StepWithDecay<functional_optim::Adadelta>,
-                              functional_optim::DecayKernelBinding());
+FO_DEFINE_WEIGHT_DECAY_HANDLER(FunctionalOptimAdadelta, functional_optim::Adadelta);

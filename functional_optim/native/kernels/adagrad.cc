@@ -37,5 +37,4 @@ struct Adagrad {
 }  // namespace
 }  // namespace functional_optim
 
-XLA_FFI_DEFINE_HANDLER_SYMBOL(FunctionalOptimAdagrad, functional_optim::StepWithDecay<functional_optim::Adagrad>,
-                              functional_optim::DecayKernelBinding());
+FO_DEFINE_WEIGHT_DECAY_HANDLER(FunctionalOptimAdagrad, functional_optim::Adagrad);

@@ -42,5 +42,4 @@ struct ASGD {
 }  // namespace
 }  // namespace functional_optim
 
-XLA_FFI_DEFINE_HANDLER_SYMBOL(FunctionalOptimASGD, functional_optim::StepWithDecay<functional_optim::ASGD>,
-                              functional_optim::DecayKernelBinding());
+FO_DEFINE_WEIGHT_DECAY_HANDLER(FunctionalOptimASGD, functional_optim::ASGD);
