@@ -150,7 +150,13 @@ def assert_state_equals_the_classes(info: AlgorithmInfo, lists: dict[str, list],
         chex.assert_trees_all_equal(entries, [state.get(key) for state in states])
 
 
-@pytest.mark.parametrize("config", make_sparse_golden.CONFIGS, ids=SPARSE.config_id)
+@pytest.mark.parametrize(
+    "config",
+    [
+        pytest.param(config, id=SPARSE.config_id(config), marks=() if i == 0 else pytest.mark.slow)
+        for i, config in enumerate(make_sparse_golden.CONFIGS)
+    ],
+)
 def test_sparse_adam_calls_equal_the_classes_steps_bit_for_bit(config):
     params = [jnp.asarray(v) for v in make_sparse_golden.initial_tables().values()]
     wrapped = [fo.Parameter(p) for p in params]

@@ -69,11 +69,10 @@ def test_the_kernels_were_built_where_a_compiler_was():
     assert native.path() == "native"
 
 
-# Half precision under pytest -m slow: tests/test_low_precision.py holds both paths to torch's bits.
+# float32 only (float64, half precision under pytest -m slow): the golden suites hold both paths to
+# torch's numbers in every dtype; this adds the leaves the kernels find awkward (0-d, odd, empty).
 @pytest.mark.parametrize(("name", "config"), OPTION_CASES)
-@pytest.mark.parametrize(
-    "dtype", [d if d in ("float64", "float32") else pytest.param(d, marks=pytest.mark.slow) for d in DTYPES]
-)
+@pytest.mark.parametrize("dtype", [d if d == "float32" else pytest.param(d, marks=pytest.mark.slow) for d in DTYPES])
 def test_native_step_equals_xla_step(name, config, dtype):
     """Both paths give the same params and state; bit for bit in half precision, where both round like torch."""
     params, grads = tree(dtype), tree(dtype, seed=1)

@@ -24,17 +24,18 @@ def golden(name: str, key: str) -> np.ndarray:
     return _GOLDENS[name][key]
 
 
-def _cases(*, every_float64_config: bool = False, native_only: bool = False) -> list:
-    """``(info, config, dtype)`` for the table's configurations in float64 and float32: each
-    algorithm's first configuration (and with ``every_float64_config`` every one in float64) in
-    the default run, the others under ``pytest -m slow``. ``native_only``: only the algorithms
-    with a native kernel."""
+def _cases(*, every_float64_config: bool = False, native_only: bool = False, float32_first: bool = False) -> list:
+    """``(info, config, dtype)`` for the table's configurations in float64 and float32: in the
+    default run each algorithm's first configuration in float64 (with ``float32_first`` in
+    float32 too; with ``every_float64_config`` every one in float64), the others under
+    ``pytest -m slow``. ``native_only``: only the algorithms with a native kernel."""
     cases = []
     for info, config in PARITY_CASES:
         if native_only and "native" not in kernel_paths(info.name):
             continue
         for dtype in ("float64", "float32"):
-            default_run = config is info.configs[0] or (every_float64_config and dtype == "float64")
+            first = config is info.configs[0] and (dtype == "float64" or float32_first)
+            default_run = first or (every_float64_config and dtype == "float64")
             case_id = f"{info.name}[{info.config_id(config)}]-{dtype}"
             cases.append(pytest.param(info, config, dtype, id=case_id, marks=() if default_run else pytest.mark.slow))
     return cases
@@ -45,7 +46,7 @@ def assert_matches_golden(ours: dict, info, config, dtype: str) -> None:
     chex.assert_trees_all_close(ours, expected, **tolerances(info, dtype))
 
 
-@pytest.mark.parametrize(("info", "config", "dtype"), _cases(every_float64_config=True))
+@pytest.mark.parametrize(("info", "config", "dtype"), _cases(every_float64_config=True, float32_first=True))
 def test_jitted_trajectory_matches_torch(info, config, dtype):
     """On the default path: the native kernels, for the algorithms that have one."""
     assert_matches_golden(trajectory(info, config, dtype, wrap_update=jax.jit), info, config, dtype)

@@ -24,20 +24,21 @@ from tests.test_lbfgs import STATE_FIELDS, assert_run_matches, golden
 from tests.wrapper_runs import to_numpy
 
 # The wrapper adds no maths to the functional step (tests/test_lbfgs.py runs every case on it):
-# the default run's cases cover each problem, both searches, each early exit, a wrapping history,
-# a Tensor lr, complex parameters and float32; pytest -m slow adds the rest of the picks.
+# the default run's cases cover each search (strong Wolfe exiting on max_eval), a wrapping
+# history in float32, a Tensor lr and complex parameters; pytest -m slow adds the other early
+# exits, the other problems and the rest of the picks.
 _PICKED = (
     "rosenbrock2[default]-float64",
-    "rosenbrock2[line_search_fn=strong_wolfe]-float64",
     "rosenbrock2[lr=0.5,max_iter=6,history_size=4]-float32",  # the history ring wraps
     "rosenbrock2[line_search_fn=strong_wolfe,max_eval=7,history_size=2]-float64",  # exits on max_eval
-    "rosenbrock2[max_iter=1]-float64",  # no re-evaluation on the last iteration
     "rosenbrock10[lr=0.5,max_iter=6,history_size=4]-float64",  # a Tensor lr
-    "logistic[tolerance_grad=0.001,history_size=3]-float32",  # later steps return at once
-    "logistic[line_search_fn=strong_wolfe,tolerance_change=0.0001,max_iter=12]-float64",  # exits on loss change
     "complex[default]-float64",
 )
 _PICKED_SLOW = (
+    "rosenbrock2[line_search_fn=strong_wolfe]-float64",
+    "rosenbrock2[max_iter=1]-float64",  # no re-evaluation on the last iteration
+    "logistic[tolerance_grad=0.001,history_size=3]-float32",  # later steps return at once
+    "logistic[line_search_fn=strong_wolfe,tolerance_change=0.0001,max_iter=12]-float64",  # exits on loss change
     "rosenbrock2[lr=0.5,max_iter=6,history_size=4]-float64",
     "logistic[default]-float64",
     "logistic[line_search_fn=strong_wolfe]-float64",
