@@ -43,7 +43,7 @@ setup(
         Extension(
             "functional_optim.native._kernels",
             sources=sorted(glob.glob(f"{KERNELS}/*.cc")),  # one file per algorithm, and cpu.cc
-            depends=[f"{KERNELS}/multi_tensor.h"],
+            depends=sorted(glob.glob(f"{KERNELS}/*.h")),
             language="c++",
             optional=True,  # no compiler: warn, install without it
         )

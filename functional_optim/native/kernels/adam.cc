@@ -1,5 +1,5 @@
 // Adam and AdamW: torch's _single_tensor_adam, op by op (see functional_optim/algorithms/adam.py).
-#include "multi_tensor.h"
+#include "adam_family.h"
 
 namespace functional_optim {
 namespace {

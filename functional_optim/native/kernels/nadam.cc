@@ -1,5 +1,5 @@
 // NAdam: torch's _single_tensor_nadam, op by op (see functional_optim/algorithms/nadam.py).
-#include "multi_tensor.h"
+#include "adam_family.h"
 
 namespace functional_optim {
 namespace {

@@ -1,5 +1,5 @@
 // RAdam: torch's _single_tensor_radam, op by op (see functional_optim/algorithms/radam.py).
-#include "multi_tensor.h"
+#include "adam_family.h"
 
 namespace functional_optim {
 namespace {
