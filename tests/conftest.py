@@ -10,7 +10,16 @@ table: every configuration, dtype and path where the default run keeps a represe
 are left out of the run unless asked for, ``pytest -m slow``, as CI does too. Property-based
 tests use hypothesis's ``default`` profile, a few dozen examples each;
 ``--hypothesis-profile=long`` (CI's live run) draws ten times as many.
+
+Each run compiles through a persistent compilation cache of its own (a fresh temporary
+directory, shared by the xdist workers, removed at the end): many tests compile the very same
+program (a configuration's step, a problem's grad), which then compiles once per run; the
+default run takes ~20% less time. Nothing outlives the run, so no test sees another run's programs.
 """
+
+import os
+import shutil
+import tempfile
 
 import hypothesis
 import jax
@@ -18,9 +27,27 @@ import pytest
 
 jax.config.update("jax_enable_x64", True)
 
+_CACHE_VARIABLE = "FUNCTIONAL_OPTIM_TEST_COMPILATION_CACHE"
+_CACHE_OWNER = pytest.StashKey[bool]()
+
 hypothesis.settings.register_profile("default", max_examples=25, deadline=None, print_blob=True)
 hypothesis.settings.register_profile("long", max_examples=250, deadline=None, print_blob=True)
 hypothesis.settings.load_profile("default")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The run's compilation cache: made by the first process (the xdist controller), inherited by its workers."""
+    if _CACHE_VARIABLE not in os.environ:
+        os.environ[_CACHE_VARIABLE] = tempfile.mkdtemp(prefix="functional_optim-compilation-cache-")
+        config.stash[_CACHE_OWNER] = True
+    jax.config.update("jax_compilation_cache_dir", os.environ[_CACHE_VARIABLE])
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes", -1)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if config.stash.get(_CACHE_OWNER, False):
+        shutil.rmtree(os.environ.pop(_CACHE_VARIABLE), ignore_errors=True)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
