@@ -354,7 +354,16 @@ def test_aliased_arrays_step_as_distinct_ones():
     chex.assert_trees_all_equal(aliased.lists, distinct.lists)
 
 
-@pytest.mark.parametrize("info", DENSE_FUNCTIONS, ids=lambda info: info.name)
+# The adapter treats complex parameters alike for every function: the default run tries one that
+# steps them and one that refuses them; every function under pytest -m slow (each algorithm's complex
+# steps are compared with torch's in tests/test_wrapper_api.py's live tests).
+@pytest.mark.parametrize(
+    "info",
+    [
+        pytest.param(info, id=info.name, marks=() if info.name in ("adam", "adafactor") else pytest.mark.slow)
+        for info in DENSE_FUNCTIONS
+    ],
+)
 def test_complex_parameters_step_as_the_class_or_raise_before_anything_changes(info):
     rng = np.random.default_rng(0)
     _, real = initial_arrays(info, "float64")
