@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import functools
 from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 
 from functional_optim import native
-from functional_optim.elementwise import adam_moments, decay_param_or_grad, divide_by_number, per_param
+from functional_optim.elementwise import adam_moments, decay_param_or_grad, divide_by_number
 from functional_optim.hyperparams import (
     Hyperparam,
     algorithm_transform,
@@ -100,7 +99,7 @@ def _adam(name, lr, betas, eps, weight_decay, amsgrad, maximize, decoupled_weigh
         moments = (state.exp_avg, state.exp_avg_sq, state.max_exp_avg_sq)
         new_params, exp_avg, exp_avg_sq, max_exp_avg_sq = native.multi_tensor_step(
             "adam",
-            functools.partial(per_param, one_param, with_store=True),
+            one_param,
             scalars,
             _NATIVE_SCALARS,
             params,

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import functools
 from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 
 from functional_optim import native
-from functional_optim.elementwise import maximize_and_decay, per_param
+from functional_optim.elementwise import maximize_and_decay
 from functional_optim.hyperparams import Hyperparam, algorithm_transform, cast_like, scalar_dtype
 from functional_optim.transform import GradientTransformation
 from functional_optim.validation import check_lr, check_weight_decay
@@ -120,7 +119,7 @@ def asgd(
 
         new_params, ax = native.multi_tensor_step(
             "asgd",
-            functools.partial(per_param, one_param, with_store=True),
+            one_param,
             scalars,
             _NATIVE_SCALARS,
             params,

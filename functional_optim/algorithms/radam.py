@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import functools
 from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 
 from functional_optim import native
-from functional_optim.elementwise import adam_moments, decay_param_or_grad, divide_by_number, per_param
+from functional_optim.elementwise import adam_moments, decay_param_or_grad, divide_by_number
 from functional_optim.hyperparams import (
     Hyperparam,
     algorithm_transform,
@@ -159,11 +158,10 @@ def radam(
             # param.add_(update, alpha=-1.0)
             return param - jnp.where(s["rectify"], rectified, momentum_step), exp_avg, exp_avg_sq
 
-        xla_step = functools.partial(per_param, one_param, with_store=True)
         moments = (state.exp_avg, state.exp_avg_sq)
         decay = 0 if weight_decay is None else 2 if decoupled_weight_decay else 1  # the kernel's weight_decay
         new_params, exp_avg, exp_avg_sq = native.multi_tensor_step(
-            "radam", xla_step, scalars, _NATIVE_SCALARS, params, grads, moments, maximize=maximize, weight_decay=decay
+            "radam", one_param, scalars, _NATIVE_SCALARS, params, grads, moments, maximize=maximize, weight_decay=decay
         )
         return new_params, RAdamState(step, exp_avg, exp_avg_sq)
 

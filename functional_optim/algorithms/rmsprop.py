@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import functools
 from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 
 from functional_optim import native
-from functional_optim.elementwise import lerp, maximize_and_decay, per_param, running_square
+from functional_optim.elementwise import lerp, maximize_and_decay, running_square
 from functional_optim.hyperparams import Hyperparam, algorithm_transform
 from functional_optim.transform import GradientTransformation
 from functional_optim.validation import (
@@ -154,7 +153,7 @@ def rmsprop(
         averages = (state.square_avg, state.momentum_buffer, state.grad_avg)
         new_params, square_avg, momentum_buffer, grad_avg = native.multi_tensor_step(
             "rmsprop",
-            functools.partial(per_param, one_param, with_store=True),
+            one_param,
             scalars,
             _NATIVE_SCALARS,
             params,

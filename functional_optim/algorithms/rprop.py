@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import functools
 from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 
 from functional_optim import native
-from functional_optim.elementwise import per_param
 from functional_optim.hyperparams import Hyperparam, algorithm_transform
 from functional_optim.transform import GradientTransformation
 from functional_optim.validation import check_lr, concrete_value
@@ -126,7 +124,7 @@ def rprop(
 
         new_params, prev, step_size = native.multi_tensor_step(
             "rprop",
-            functools.partial(per_param, one_param, with_store=True),
+            one_param,
             scalars,
             _NATIVE_SCALARS,
             params,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from typing import Any, NamedTuple
 
 import jax
@@ -146,8 +145,6 @@ def sgd(
             direction = jnp.where(s["use_momentum"], direction, grad)
         return param - store(s["lr"]) * direction, buf  # param.add_(grad, alpha=-lr)
 
-    xla_step = functools.partial(per_param, one_param, with_store=True)
-
     def step(grads, state, params, hyperparams, count):
         momentum = hyperparams["momentum"]
         scalars = {
@@ -160,11 +157,12 @@ def sgd(
         if tracked:  # XLA only: the native kernel cannot skip the buffer at a run-time 0
             use_momentum = momentum != 0
             scalars.update(first_step=~state.has_momentum_buffer, use_momentum=use_momentum)
-            new_params, momentum_buffer = xla_step(scalars, params, grads, state.momentum_buffer)
+            buffers = state.momentum_buffer
+            new_params, momentum_buffer = per_param(one_param, scalars, params, grads, buffers, with_store=True)
             return new_params, SGDState(momentum_buffer, state.has_momentum_buffer | use_momentum)
         new_params, momentum_buffer = native.multi_tensor_step(
             "sgd",
-            xla_step,
+            one_param,
             scalars,
             _NATIVE_SCALARS,
             params,

@@ -39,6 +39,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import dataclasses
+import functools
 import importlib.machinery
 import os
 import pathlib
@@ -51,6 +52,8 @@ import jax.extend
 import jax.numpy as jnp
 import numpy as np
 from jax.interpreters import batching, mlir
+
+from functional_optim.elementwise import per_param
 
 PATHS = ("auto", "native", "xla")
 ENVIRONMENT_VARIABLE = "FUNCTIONAL_OPTIM_KERNELS"
@@ -217,7 +220,7 @@ def _is_multi_device(x: Any) -> bool:
 
 def multi_tensor_step(
     kernel: str,
-    xla_step: Callable[..., tuple[Any, ...]],
+    one_param: Callable[..., tuple[Any, ...]],
     scalars: dict[str, Any],
     scalar_order: Sequence[str],
     params: Any,
@@ -229,9 +232,11 @@ def multi_tensor_step(
 
     Args:
       kernel: the algorithm's kernel (``"adam"``, ...).
-      xla_step: the step on the XLA path, ``xla_step(scalars, params, grads, *states) ->
-        (new_params, *new_states)``. It is also what gets differentiated: the native call has
-        no derivative of its own, so a JVP (and with it ``jax.grad``) runs this function.
+      one_param: one parameter's maths on the XLA path, ``one_param(scalars, param, grad,
+        *states, store) -> (new_param, *new_states)``, mapped over the trees by
+        :func:`~functional_optim.elementwise.per_param` (with its ``store``). It is also what gets
+        differentiated: the native call has no derivative of its own, so a JVP (and with it
+        ``jax.grad``) runs the XLA path.
       scalars: the step's 0-d scalars by name (None counts as 0, a bool as 0/1).
       scalar_order: the names of the kernel's scalars, in its order.
       params: the (real) parameter tree; ``grads`` and each tree of ``states`` have its structure.
@@ -239,8 +244,9 @@ def multi_tensor_step(
       **options: the kernel's integer attributes (flags).
 
     Returns:
-      ``(new_params, *new_states)``, as ``xla_step`` returns them (None where a state is None).
+      ``(new_params, *new_states)``, as ``per_param`` returns them (None where a state is None).
     """
+    xla_step = functools.partial(per_param, one_param, with_store=True)
     param_leaves, treedef = jax.tree.flatten(params)
     states = tuple(states)
     if (
