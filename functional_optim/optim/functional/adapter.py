@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -89,12 +89,17 @@ class Signature:
         return self.factory.__name__
 
 
-# By function, its transform's hyperparameter names (the same for every build); compiled steps and
-# the state fields kept per tree by (function, static key); templates of the state by (function,
-# static key, param shape, dtype).
+class _CompiledStep(NamedTuple):
+    """A transform's compiled step and the state fields it keeps once per tree."""
+
+    step: Callable
+    per_tree_fields: tuple[str, ...]
+
+
+# By function, its transform's hyperparameter names (the same for every build); compiled steps by
+# (function, static key); templates of the state by (function, static key, param shape, dtype).
 _HYPERPARAM_NAMES: dict[str, tuple[str, ...]] = {}
-_COMPILED: dict[tuple, Callable] = {}
-_PER_TREE_FIELDS: dict[tuple, tuple[str, ...]] = {}
+_COMPILED: dict[tuple, _CompiledStep] = {}
 _TEMPLATES: dict[tuple, dict[str, jax.ShapeDtypeStruct]] = {}
 
 
@@ -141,13 +146,12 @@ def step_in_place(signature: Signature, arguments: dict[str, Any]) -> None:
     counts = [count for _, count in states]
     arrays, grads = [_strongly_typed(a) for a in arrays], [_strongly_typed(g) for g in grads]
     fields = [{k: _strongly_typed(v) for k, v in fields.items()} for fields, _ in states]
-    if key not in _PER_TREE_FIELDS:
-        _PER_TREE_FIELDS[key] = per_tree_fields(tx)
-    per_leaf, shared = split_per_tree(fields, counts, _PER_TREE_FIELDS[key], None)
-    data, (per_leaf,) = unaliased([arrays], [per_leaf], [grads])
     if key not in _COMPILED:
-        _COMPILED[key] = jitted_step([tx], None)
-    (new_data,), (new_per_leaf,), (new_shared,) = _COMPILED[key](data, [grads], [per_leaf], [hyperparams], [shared])
+        _COMPILED[key] = _CompiledStep(jitted_step([tx], None), per_tree_fields(tx))
+    compiled = _COMPILED[key]
+    per_leaf, shared = split_per_tree(fields, counts, compiled.per_tree_fields, None)
+    data, (per_leaf,) = unaliased([arrays], [per_leaf], [grads])
+    (new_data,), (new_per_leaf,), (new_shared,) = compiled.step(data, [grads], [per_leaf], [hyperparams], [shared])
     new_states = joined(new_per_leaf, new_shared, None)
 
     written = [(arg, k) for arg, k in signature.state if not (signature.int_steps and k == "step")]
