@@ -52,11 +52,6 @@ PAIRS = {
 TORCH_213_MODULES = {"adafactor": "_adafactor", "muon": "_muon", "sparse_adam": "_functional"}
 
 
-@pytest.fixture
-def torch():
-    return pytest.importorskip("torch", reason="live torch parity needs torch (pip install torch==2.13.0)")
-
-
 def torch_function(torch, name: str) -> Callable:
     if hasattr(torch.optim, "functional"):  # torch >= 2.15
         return getattr(torch.optim.functional, name)

@@ -32,11 +32,6 @@ WRAPPED_FIRST_FAST = [
 MIDWAY = 5
 
 
-@pytest.fixture
-def torch():
-    return pytest.importorskip("torch", reason="live torch parity needs torch (pip install torch==2.13.0)")
-
-
 @pytest.mark.live_torch
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("info", WRAPPED, ids=IDS)

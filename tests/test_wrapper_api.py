@@ -29,11 +29,6 @@ WRAPPED_NAMES = {info.torch_name for info in WRAPPED}
 WRAPPED_ERRORS = [(info, error) for info, error in ERROR_CASES if info.torch_name in WRAPPED_NAMES]
 
 
-@pytest.fixture
-def torch():
-    return pytest.importorskip("torch", reason="comparing with torch.optim needs torch (pip install torch==2.13.0)")
-
-
 # -- construction --------------------------------------------------------------------------------
 
 

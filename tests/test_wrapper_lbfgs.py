@@ -55,11 +55,6 @@ COUNTERS = ("func_evals", "n_iter")
 TORCH_KEYS_BEFORE_AL = ["func_evals", "n_iter", "al", "d", "t", "old_dirs", "old_stps", "ro", "H_diag"]
 
 
-@pytest.fixture
-def torch():
-    return pytest.importorskip("torch", reason="live torch parity needs torch (pip install torch==2.13.0)")
-
-
 def _name(case: Case) -> str:
     return re.sub(r"[^0-9A-Za-z_.=,\[\]-]", "_", case.name)
 

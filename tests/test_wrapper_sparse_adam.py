@@ -32,11 +32,6 @@ SCENARIO_CONFIGS = ({}, {"lr": 4e-2, "betas": (0.8, 0.95), "eps": 1e-6, "maximiz
 SPARSE_ERRORS = [error for info, error in ERROR_CASES if info.torch_name == "SparseAdam"]
 
 
-@pytest.fixture
-def torch():
-    return pytest.importorskip("torch", reason="live torch parity needs torch (pip install torch==2.13.0)")
-
-
 class JaxRun:
     def __init__(self, config: dict, dtype: str, start: dict | None = None, groups: bool = True):
         start = problem.initial_tables() if start is None else start
