@@ -207,16 +207,37 @@ def _rosenbrock_case(**config) -> Case:
     return Case("rosenbrock2", config, "float64", 4)
 
 
-def test_steps_compile_once_while_lr_and_tolerances_change(monkeypatch):
+def _count_traces(monkeypatch) -> list:
+    """A fresh cache of compiled L-BFGS steps, and a list that grows by one per trace of a step."""
     traces = []
     body = lbfgs_module._run_step
+    monkeypatch.setattr(lbfgs_module, "_RUNS", {})
     monkeypatch.setattr(lbfgs_module, "_run_step", lambda *args: traces.append(1) or body(*args))
+    return traces
+
+
+def test_steps_compile_once_while_lr_and_tolerances_change(monkeypatch):
+    traces = _count_traces(monkeypatch)
     run = WrapperRun(_rosenbrock_case(line_search_fn="strong_wolfe"))
     for k in range(4):
         run.optimizer.param_groups[0]["lr"] = 1.0 - 0.1 * k
         run.optimizer.param_groups[0]["tolerance_change"] = 1e-9 * (k + 1)
         run.optimizer.step(run.closure)
     assert len(traces) == 1
+
+
+def test_optimizers_of_one_configuration_share_the_compiled_step_and_keep_their_own_closures(monkeypatch):
+    traces = _count_traces(monkeypatch)
+    case = _rosenbrock_case(line_search_fn="strong_wolfe")
+    expected = WrapperRun(case).run(2)
+    first, second = WrapperRun(case), WrapperRun(case, start={"x": np.array([0.5, 0.5])})
+    for _ in range(2):  # interleaved: each step evaluates its own optimizer's closure
+        first.optimizer.step(first.closure)
+        second.optimizer.step(second.closure)
+    assert len(traces) == 1
+    np.testing.assert_array_equal(first.flat(), expected["params"][-1])
+    assert second.closure_calls == second.state["func_evals"] > 0
+    assert not np.array_equal(second.flat(), first.flat())
 
 
 def test_the_closure_is_called_once_per_evaluation_and_its_first_value_returned():

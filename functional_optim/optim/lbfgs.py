@@ -20,9 +20,11 @@ How it owns no maths: one ``step`` is ONE call of the jitted functional step
 writes the trial point into the Parameters' ``.data``, calls the closure, and returns
 ``float(loss)`` and the Parameters' ``.grad`` (a None grad as zeros, a BCOO grad densified, as
 torch's ``_gather_flat_grad``); its backward pass returns those grads. The step compiles once
-per ``max_iter``, ``max_eval``, ``history_size`` and ``line_search_fn`` (and the Parameters'
-shapes and dtypes); ``lr``, ``tolerance_grad`` and ``tolerance_change`` may be edited in the
-group between steps without re-compiling. Each evaluation copies the trial point to the host
+per process for each ``max_iter``, ``max_eval``, ``history_size``, ``line_search_fn`` and
+``maximize`` (and the Parameters' shapes and dtypes), shared by every LBFGS optimizer: the
+program takes the optimizer's number, by which the callback finds its closure and Parameters;
+``lr``, ``tolerance_grad`` and ``tolerance_change`` may be edited in the group between steps
+without re-compiling. Each evaluation copies the trial point to the host
 and the grads back (the closure runs in Python), which on an accelerator costs two transfers
 of the parameters per evaluation.
 
@@ -50,6 +52,8 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import itertools
+import weakref
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -92,6 +96,13 @@ class _Memory:
     history: tuple[int, int]  # (history_start, history_len) of ``inner``, on the host
 
 
+# The compiled steps, shared by every LBFGS optimizer, by (max_iter, max_eval, history_size,
+# line_search_fn, maximize); and each optimizer's evaluation, by the number it passes the step.
+_RUNS: dict[tuple, Callable] = {}
+_EVALUATIONS: weakref.WeakValueDictionary[int, _Evaluation] = weakref.WeakValueDictionary()
+_NUMBERS = itertools.count()
+
+
 class LBFGS(Optimizer):
     """``torch.optim.LBFGS``; the algorithm and the arguments are :func:`functional_optim.lbfgs`'s.
 
@@ -131,8 +142,8 @@ class LBFGS(Optimizer):
         if len(self.param_groups) != 1:
             raise ValueError("LBFGS doesn't support per-parameter options (parameter groups)")
         self._evaluation = _Evaluation()
-        self._loss_fn = _closure_loss_fn(self._evaluation)
-        self._runs: dict[tuple, Callable] = {}
+        self._number = next(_NUMBERS)
+        _EVALUATIONS[self._number] = self._evaluation
         self._memory: _Memory | None = None
 
     def step(self, closure: Callable[[], Any]) -> Any:  # type: ignore[override]
@@ -171,7 +182,7 @@ class LBFGS(Optimizer):
         evaluation.closure, evaluation.params, evaluation.calls = closure, list(params), 0
         evaluation.first_loss, evaluation.error = None, None
         try:
-            new_values, inner = run(inner, hyperparams, values)
+            new_values, inner = run(inner, hyperparams, values, np.int32(self._number))
             scalars = jax.device_get(
                 (inner.func_evals, inner.n_iter, inner.history_start, inner.history_len, inner.t, inner.prev_loss)
             )
@@ -200,10 +211,9 @@ class LBFGS(Optimizer):
 
     def _run(self, group: dict[str, Any]) -> Callable:
         key = (group["max_iter"], group["max_eval"], group["history_size"], group["line_search_fn"], group["maximize"])
-        if key not in self._runs:
-            tx = self._transform(group)
-            self._runs[key] = jax.jit(functools.partial(_run_step, tx, self._loss_fn), donate_argnums=0)
-        return self._runs[key]
+        if key not in _RUNS:
+            _RUNS[key] = jax.jit(functools.partial(_run_step, self._transform(group)), donate_argnums=0)
+        return _RUNS[key]
 
     def _take_memory(
         self, state: dict[str, Any], key: tuple, history_size: int, values: list[jax.Array]
@@ -230,41 +240,43 @@ class LBFGS(Optimizer):
         return loaded
 
 
-def _run_step(tx: LBFGSTransformation, loss_fn: Callable, inner: LBFGSState, hyperparams: dict, values: list) -> Any:
-    """The compiled body of a step: the functional L-BFGS step with the closure as the objective."""
+def _run_step(tx: LBFGSTransformation, inner: LBFGSState, hyperparams: dict, values: list, number: jax.Array) -> Any:
+    """The compiled body of a step: the functional L-BFGS step with optimizer ``number``'s closure as the objective."""
     state = HyperparamsState(jnp.zeros((), jnp.int32), as_scalars(hyperparams), inner)
-    new_values, new_state, _ = tx.step(loss_fn, state, values)
+    new_values, new_state, _ = tx.step(functools.partial(_closure_loss, number), state, values)
     return new_values, new_state.inner_state
 
 
 # -- the closure as a differentiable function ------------------------------------------------------
 
 
-def _closure_loss_fn(evaluation: _Evaluation) -> Callable[[list[jax.Array]], jax.Array]:
-    """``loss_fn(values)`` whose value and gradient come from the closure, run on the host."""
-
-    @jax.custom_vjp
-    def loss_fn(values):
-        return forward(values)[0]
-
-    def forward(values):
-        shapes = (
-            jax.ShapeDtypeStruct((), scalar_dtype()),
-            [jax.ShapeDtypeStruct(v.shape, v.dtype) for v in values],
-        )
-        loss, grads = io_callback(functools.partial(_evaluate, evaluation), shapes, values, ordered=True)
-        return loss, grads
-
-    def backward(grads, cotangent):
-        # The closure's grads follow torch (for complex parameters, the conjugate of jax.grad's).
-        return ([jnp.conj(g) * cotangent.astype(g.dtype) for g in grads],)
-
-    loss_fn.defvjp(forward, backward)
-    return loss_fn
+@jax.custom_vjp
+def _closure_loss(number: jax.Array, values: list[jax.Array]) -> jax.Array:
+    """The loss of optimizer ``number``'s closure at ``values``; its value and gradient come from
+    the closure, run on the host."""
+    return _closure_evaluation(number, values)[0]
 
 
-def _evaluate(evaluation: _Evaluation, values: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
-    """Runs the closure at ``values``: ``(float(loss), grads)``, as torch's ``_directional_evaluate``."""
+def _closure_evaluation(number: jax.Array, values: list[jax.Array]) -> tuple[jax.Array, list[jax.Array]]:
+    shapes = (
+        jax.ShapeDtypeStruct((), scalar_dtype()),
+        [jax.ShapeDtypeStruct(v.shape, v.dtype) for v in values],
+    )
+    return io_callback(_evaluate, shapes, number, values, ordered=True)
+
+
+def _closure_loss_backward(grads: list[jax.Array], cotangent: jax.Array) -> tuple[None, list[jax.Array]]:
+    # The closure's grads follow torch (for complex parameters, the conjugate of jax.grad's).
+    return None, [jnp.conj(g) * cotangent.astype(g.dtype) for g in grads]
+
+
+_closure_loss.defvjp(_closure_evaluation, _closure_loss_backward)
+
+
+def _evaluate(number: np.ndarray, values: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Runs optimizer ``number``'s closure at ``values``: ``(float(loss), grads)``, as torch's
+    ``_directional_evaluate``."""
+    evaluation = _EVALUATIONS[int(number)]
     loss_dtype = scalar_dtype()
     if evaluation.error is None:
         try:
