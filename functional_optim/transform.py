@@ -96,6 +96,12 @@ def apply_gradients(
     as L-BFGS's ``value`` and ``value_fn``) reach a transform only if its ``update`` takes
     keyword arguments (:func:`takes_extra_args`).
 
+    Donate the params and state in the order the jitted step returns them, as in the example
+    (``(params, state, batch)`` in, ``(params, state)`` out): JAX gives each result the first
+    donated buffer of its shape and dtype, so a step taking ``(grads, state, params)`` hands a
+    parameter's result a moment's buffer, and XLA copies every leaf around the in-place kernel
+    (the 50k-parameter Adam step of the benchmarks: 84 µs in that order, 197 µs in the other).
+
     Example::
 
         @functools.partial(jax.jit, donate_argnums=(0, 1))
