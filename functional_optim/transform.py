@@ -100,7 +100,8 @@ def apply_gradients(
     (``(params, state, batch)`` in, ``(params, state)`` out): JAX gives each result the first
     donated buffer of its shape and dtype, so a step taking ``(grads, state, params)`` hands a
     parameter's result a moment's buffer, and XLA copies every leaf around the in-place kernel
-    (the 50k-parameter Adam step of the benchmarks: 84 µs in that order, 197 µs in the other).
+    (Adam here, in that order and in the other: 84 µs and 197 µs for the benchmarks' 50k
+    parameters in 6 leaves, 13.5 ms and 47 ms for 500 leaves of 20k).
 
     Example::
 

@@ -23,12 +23,13 @@ from functional_optim.transform import GradientTransformation
 _PROBE_PARAM = jax.ShapeDtypeStruct((1, 1), jnp.float32)
 
 
-def device_scalar(value: float, dtype: Any) -> jax.Array:
+def device_scalar(value: float, dtype: Any, mesh: Any = None) -> jax.Array:
     """A number as a device array, cached: a transfer per step costs as much as a small update.
 
-    Cached per context mesh too: inside ``jax.set_mesh`` a new array lives on that mesh's devices.
+    Cached per context mesh too: inside ``jax.set_mesh`` a new array lives on that mesh's devices
+    (``mesh``: ``jax.sharding.get_mesh()``, when the caller has it already).
     """
-    return _cached_scalar(value, dtype, jax.sharding.get_mesh())
+    return _cached_scalar(value, dtype, jax.sharding.get_mesh() if mesh is None else mesh)
 
 
 @functools.lru_cache(maxsize=256)
@@ -37,12 +38,12 @@ def _cached_scalar(value: float, dtype: Any, mesh: Any) -> jax.Array:
     return jnp.asarray(value, dtype)
 
 
-def on_device(value: Any, dtype: Any) -> Any:
+def on_device(value: Any, dtype: Any, mesh: Any = None) -> Any:
     """A hyperparameter as jit arguments: numbers as ``dtype`` scalars (as ``as_scalars``), arrays as given."""
     if isinstance(value, (float, int)):
-        return device_scalar(value, dtype)
+        return device_scalar(value, dtype, mesh)
     if isinstance(value, (list, tuple)):
-        return type(value)(on_device(v, dtype) for v in value)
+        return type(value)(on_device(v, dtype, mesh) for v in value)
     return value
 
 
@@ -80,7 +81,8 @@ def static_key(arguments: dict[str, Any], names: tuple[str, ...]) -> tuple:
 
 def device_hyperparams(values: dict[str, Any], names: tuple[str, ...], dtype: Any) -> dict[str, Any]:
     """The hyperparameters ``names`` of ``values`` as the compiled step's arguments (:func:`on_device`)."""
-    return {name: on_device(values[name], dtype) for name in names}
+    mesh = jax.sharding.get_mesh()  # once, not per number
+    return {name: on_device(values[name], dtype, mesh) for name in names}
 
 
 @functools.cache
