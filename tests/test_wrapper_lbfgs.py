@@ -238,6 +238,7 @@ def test_optimizers_of_one_configuration_share_the_compiled_step_and_keep_their_
     np.testing.assert_array_equal(first.flat(), expected["params"][-1])
     assert second.closure_calls == second.state["func_evals"] > 0
     assert not np.array_equal(second.flat(), first.flat())
+    assert not lbfgs_module._EVALUATIONS  # only steps in progress are registered
 
 
 def test_the_closure_is_called_once_per_evaluation_and_its_first_value_returned():

@@ -22,7 +22,7 @@ writes the trial point into the Parameters' ``.data``, calls the closure, and re
 torch's ``_gather_flat_grad``); its backward pass returns those grads. The step compiles once
 per process for each ``max_iter``, ``max_eval``, ``history_size``, ``line_search_fn`` and
 ``maximize`` (and the Parameters' shapes and dtypes), shared by every LBFGS optimizer: the
-program takes the optimizer's number, by which the callback finds its closure and Parameters;
+program takes a number for the step, by which the callback finds the step's closure and Parameters;
 ``lr``, ``tolerance_grad`` and ``tolerance_change`` may be edited in the group between steps
 without re-compiling. Each evaluation copies the trial point to the host
 and the grads back (the closure runs in Python), which on an accelerator costs two transfers
@@ -53,7 +53,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import itertools
-import weakref
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -79,8 +78,8 @@ from functional_optim.validation import check_grad
 class _Evaluation:
     """What the host callback needs during one step: the closure, the Parameters, and what happened."""
 
-    closure: Callable[[], Any] | None = None
-    params: list[Parameter] | None = None
+    closure: Callable[[], Any]
+    params: list[Parameter]
     calls: int = 0
     first_loss: Any = None
     error: BaseException | None = None
@@ -97,9 +96,10 @@ class _Memory:
 
 
 # The compiled steps, shared by every LBFGS optimizer, by (max_iter, max_eval, history_size,
-# line_search_fn, maximize); and each optimizer's evaluation, by the number it passes the step.
+# line_search_fn, maximize); and the evaluation of each step in progress, by the number (an int32)
+# that step passes its compiled call.
 _RUNS: dict[tuple, Callable] = {}
-_EVALUATIONS: weakref.WeakValueDictionary[int, _Evaluation] = weakref.WeakValueDictionary()
+_EVALUATIONS: dict[int, _Evaluation] = {}
 _NUMBERS = itertools.count()
 
 
@@ -141,9 +141,6 @@ class LBFGS(Optimizer):
         super().__init__(params, defaults)
         if len(self.param_groups) != 1:
             raise ValueError("LBFGS doesn't support per-parameter options (parameter groups)")
-        self._evaluation = _Evaluation()
-        self._number = next(_NUMBERS)
-        _EVALUATIONS[self._number] = self._evaluation
         self._memory: _Memory | None = None
 
     def step(self, closure: Callable[[], Any]) -> Any:  # type: ignore[override]
@@ -178,11 +175,11 @@ class LBFGS(Optimizer):
         hyperparams = self._device_hyperparams(group, scalar_dtype(), params)
         n_iter_before = state["n_iter"]
 
-        evaluation = self._evaluation
-        evaluation.closure, evaluation.params, evaluation.calls = closure, list(params), 0
-        evaluation.first_loss, evaluation.error = None, None
+        evaluation = _Evaluation(closure, list(params))
+        number = next(_NUMBERS) & 0x7FFFFFFF
+        _EVALUATIONS[number] = evaluation
         try:
-            new_values, inner = run(inner, hyperparams, values, np.int32(self._number))
+            new_values, inner = run(inner, hyperparams, values, np.int32(number))
             scalars = jax.device_get(
                 (inner.func_evals, inner.n_iter, inner.history_start, inner.history_len, inner.t, inner.prev_loss)
             )
@@ -190,8 +187,8 @@ class LBFGS(Optimizer):
         except BaseException as failure:
             error = evaluation.error or failure  # the closure's own exception, if it raised first
         finally:
+            del _EVALUATIONS[number]
             first_loss = evaluation.first_loss
-            evaluation.closure = evaluation.params = evaluation.first_loss = evaluation.error = None
         if error is not None:
             for p, value in zip(params, values):
                 p.data = value
@@ -241,7 +238,7 @@ class LBFGS(Optimizer):
 
 
 def _run_step(tx: LBFGSTransformation, inner: LBFGSState, hyperparams: dict, values: list, number: jax.Array) -> Any:
-    """The compiled body of a step: the functional L-BFGS step with optimizer ``number``'s closure as the objective."""
+    """The compiled body of a step: the functional L-BFGS step with step ``number``'s closure as the objective."""
     state = HyperparamsState(jnp.zeros((), jnp.int32), as_scalars(hyperparams), inner)
     new_values, new_state, _ = tx.step(functools.partial(_closure_loss, number), state, values)
     return new_values, new_state.inner_state
@@ -252,7 +249,7 @@ def _run_step(tx: LBFGSTransformation, inner: LBFGSState, hyperparams: dict, val
 
 @jax.custom_vjp
 def _closure_loss(number: jax.Array, values: list[jax.Array]) -> jax.Array:
-    """The loss of optimizer ``number``'s closure at ``values``; its value and gradient come from
+    """The loss of step ``number``'s closure at ``values``; its value and gradient come from
     the closure, run on the host."""
     return _closure_evaluation(number, values)[0]
 
@@ -274,7 +271,7 @@ _closure_loss.defvjp(_closure_evaluation, _closure_loss_backward)
 
 
 def _evaluate(number: np.ndarray, values: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
-    """Runs optimizer ``number``'s closure at ``values``: ``(float(loss), grads)``, as torch's
+    """Runs step ``number``'s closure at ``values``: ``(float(loss), grads)``, as torch's
     ``_directional_evaluate``."""
     evaluation = _EVALUATIONS[int(number)]
     loss_dtype = scalar_dtype()
