@@ -101,6 +101,31 @@ ALGORITHMS = {
     "adagrad": Algorithm(
         "adagrad", 20, lambda: fo.adagrad(1e-2), lambda: _optax().adagrad(1e-2), "Adagrad", {"lr": 1e-2}, True
     ),
+    # The kernels added later; optax's nearest counterpart (its nadam has no momentum-decay schedule).
+    "adamax": Algorithm(
+        "adamax", 28, lambda: fo.adamax(2e-3), lambda: _optax().adamax(2e-3), "Adamax", {"lr": 2e-3}, False
+    ),
+    "nadam": Algorithm("nadam", 28, lambda: fo.nadam(2e-3), lambda: _optax().nadam(2e-3), "NAdam", {"lr": 2e-3}, False),
+    "radam": Algorithm("radam", 28, lambda: fo.radam(1e-3), lambda: _optax().radam(1e-3), "RAdam", {"lr": 1e-3}, False),
+    "adadelta": Algorithm(
+        "adadelta",
+        28,
+        lambda: fo.adadelta(1.0),
+        lambda: _optax().adadelta(1.0, rho=0.9, eps=1e-6),
+        "Adadelta",
+        {"lr": 1.0},
+        False,
+    ),
+    "rprop": Algorithm(
+        "rprop",
+        28,
+        lambda: fo.rprop(1e-2),
+        lambda: _optax().rprop(1e-2, eta_minus=0.5, eta_plus=1.2, min_step_size=1e-6, max_step_size=50.0),
+        "Rprop",
+        {"lr": 1e-2},
+        False,
+    ),
+    "asgd": Algorithm("asgd", 20, lambda: fo.asgd(1e-2), None, "ASGD", {"lr": 1e-2}, False),
 }
 
 
