@@ -381,11 +381,11 @@ def measure_row(algorithm: Algorithm, case: Case, repeats: int, probe: float) ->
     row["update_apply_auto"] = measure_step(algorithm.functional(), case, repeats, "auto", False).seconds
     for kernels in KERNEL_PATHS:
         row[f"wrapper_{kernels}"] = time_wrapper(algorithm, case, repeats, kernels)
-    try:
-        measured = measure_step(algorithm.optax_factory(), case, repeats, None, False)
-        row["optax"], row["optax_peak_bytes_per_param"] = measured.seconds, measured.peak_bytes_per_param
-    except ImportError:
-        row["optax"] = row["optax_peak_bytes_per_param"] = None
+    row["optax"] = row["optax_peak_bytes_per_param"] = None  # optax not installed, or no counterpart
+    if algorithm.optax_factory is not None:
+        with contextlib.suppress(ImportError):
+            measured = measure_step(algorithm.optax_factory(), case, repeats, None, False)
+            row["optax"], row["optax_peak_bytes_per_param"] = measured.seconds, measured.peak_bytes_per_param
     for impl in ("forloop", "foreach", "fused"):
         row[f"torch_{impl}"] = time_torch(algorithm, case, impl, repeats)
 
