@@ -95,8 +95,8 @@ class _Memory:
     history: tuple[int, int]  # (history_start, history_len) of ``inner``, on the host
 
 
-# The compiled steps, shared by every LBFGS optimizer, by (max_iter, max_eval, history_size,
-# line_search_fn, maximize); and the evaluation of each step in progress, by the number (an int32)
+# The compiled steps, shared by every LBFGS optimizer, by (transform factory, max_iter, max_eval,
+# history_size, line_search_fn, maximize); and the evaluation of each step in progress, by the number (an int32)
 # that step passes its compiled call.
 _RUNS: dict[tuple, Callable] = {}
 _EVALUATIONS: dict[int, _Evaluation] = {}
@@ -207,7 +207,8 @@ class LBFGS(Optimizer):
     # -- the compiled step and its state ---------------------------------------------------------
 
     def _run(self, group: dict[str, Any]) -> Callable:
-        key = (group["max_iter"], group["max_eval"], group["history_size"], group["line_search_fn"], group["maximize"])
+        statics = ("max_iter", "max_eval", "history_size", "line_search_fn", "maximize")
+        key = (type(self).transform_factory, *map(group.get, statics))  # a subclass's own algorithm: its own program
         if key not in _RUNS:
             _RUNS[key] = jax.jit(functools.partial(_run_step, self._transform(group)), donate_argnums=0)
         return _RUNS[key]
