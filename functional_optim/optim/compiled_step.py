@@ -9,6 +9,7 @@ import jax
 import jax.numpy as jnp
 
 from functional_optim.hyperparams import HyperparamsState, as_scalars
+from functional_optim.optim.step_batches import singletons
 from functional_optim.optim.torch_state import inner_state, torch_fields
 from functional_optim.sharding import constrain
 from functional_optim.transform import GradientTransformation, apply_gradients
@@ -39,14 +40,14 @@ def apply_transforms(transforms, layouts, batches, data, grads, states, hyperpar
     ``(param sharding, state sharding)`` (see :func:`~functional_optim.optim.zero1`); static
     batches, None (each Parameter alone) or per group tuples of Parameter indices stepped as one
     tree (see :mod:`~functional_optim.optim.step_batches`; not with layouts); parameter arrays
-    (donated), grads, torch-style state dicts of the arrays kept per leaf (donated),
-    hyperparameters, and per Parameter ``(count, dict of the per-tree numbers)`` (not donated:
-    Parameters stepped together share those arrays), or None for a batch's Parameters after its
-    first, which carries them for the batch.
-    Returns the new parameters, per-leaf state dicts and per-tree ``(count, dict)`` (None where given None).
+    (donated) and grads, per Parameter; then per batch the torch-style state arrays kept per
+    leaf, as columns ``{key: [array per Parameter]}`` (donated), the hyperparameters, and per
+    batch ``(count, dict of the per-tree numbers)`` (not donated: the batch's Parameters share
+    those arrays).
+    Returns the new parameters, per-leaf state columns and per-tree ``(count, dict)``.
     """
     new_data, new_states, new_shared = [], [], []
-    for group_index, (tx, group_data, group_grads, group_states, group_hyperparams, group_shared) in enumerate(
+    for group_index, (tx, group_data, group_grads, group_columns, group_hyperparams, group_shared) in enumerate(
         zip(transforms, data, grads, states, hyperparams, shared)
     ):
         group_hyperparams = as_scalars(group_hyperparams)
@@ -58,27 +59,33 @@ def apply_transforms(transforms, layouts, batches, data, grads, states, hyperpar
                 templates[signature] = jax.eval_shape(tx.init, param).inner_state
             return inner_state(templates[signature], fields)
 
-        if layouts is not None:
-            results = [
-                _sharded_step(tx, group_hyperparams, algorithm_state, *arguments)
-                for arguments in zip(group_data, group_grads, group_states, group_shared, layouts[group_index])
-            ]
-        else:
-            results = [None] * len(group_data)
-            group_batches = batches[group_index] if batches is not None else [(i,) for i in range(len(group_data))]
-            for batch in group_batches:
+        group_batches = batches[group_index] if batches is not None else singletons(len(group_data))
+        results = [None] * len(group_data)
+        group_new_states, group_new_shared = [], []
+        for batch, columns, batch_shared in zip(group_batches, group_columns, group_shared):
+            fields = [{k: column[position] for k, column in columns.items()} for position in range(len(batch))]
+            if layouts is not None:  # a batch of one
+                (i,) = batch
+                arguments = (group_data[i], group_grads[i], fields[0], batch_shared, layouts[group_index][i])
+                batch_results = [_sharded_step(tx, group_hyperparams, algorithm_state, *arguments)]
+            else:
                 batch_results = _batch_step(
                     tx,
                     group_hyperparams,
                     algorithm_state,
-                    *([column[i] for i in batch] for column in (group_data, group_grads, group_states)),
-                    group_shared[batch[0]],
+                    [group_data[i] for i in batch],
+                    [group_grads[i] for i in batch],
+                    fields,
+                    batch_shared,
                 )
-                for i, result in zip(batch, batch_results):
-                    results[i] = result
+            for i, result in zip(batch, batch_results):
+                results[i] = result
+            new_fields = [fields for _, fields, _ in batch_results]
+            group_new_states.append({k: [fields[k] for fields in new_fields] for k in new_fields[0]})
+            group_new_shared.append(batch_results[0][2])
         new_data.append([new_param for new_param, _, _ in results])
-        new_states.append([new_fields for _, new_fields, _ in results])
-        new_shared.append([new_numbers for _, _, new_numbers in results])
+        new_states.append(group_new_states)
+        new_shared.append(group_new_shared)
     return new_data, new_states, new_shared
 
 
@@ -97,8 +104,8 @@ def _split(fields: dict[str, jax.Array], shared: tuple) -> tuple[dict[str, jax.A
 def _batch_step(tx, hyperparams, algorithm_state, params, grads, fields, shared):
     """One step of ``params`` (a list, whose states hold the per-tree numbers ``shared``) as one tree.
 
-    Returns ``(new param, new per-leaf state dict, new shared or None)`` per parameter: the
-    batch's first carries the new per-tree numbers.
+    Returns ``(new param, new per-leaf state dict, new shared)`` per parameter (the same new
+    per-tree numbers for each).
     """
     own_states = [algorithm_state(param, {**own_fields, **shared[1]}) for param, own_fields in zip(params, fields)]
     tree_template = jax.eval_shape(tx.init, params).inner_state
@@ -121,7 +128,7 @@ def _batch_step(tx, hyperparams, algorithm_state, params, grads, fields, shared)
             }
         )
         new_fields, new_shared = _split({**own_fields, **torch_fields(new_own, param)}, shared)
-        results.append((new_params[i], new_fields, new_shared if i == 0 else None))
+        results.append((new_params[i], new_fields, new_shared))
     return results
 
 
@@ -142,17 +149,18 @@ def _constrain_dense(grad: Any, sharding: jax.sharding.Sharding) -> Any:
 
 
 def unaliased(
-    data: list[list[jax.Array]], states: list[list[dict[str, jax.Array]]], grads: list[list[Any]]
-) -> tuple[list[list[jax.Array]], list[list[dict[str, jax.Array]]]]:
-    """``data`` and ``states`` (donated by a step) with a copy of each array also passed elsewhere.
+    data: list[list[jax.Array]], states: list[list[dict[str, list[jax.Array]]]], grads: list[list[Any]]
+) -> tuple[list[list[jax.Array]], list[list[dict[str, list[jax.Array]]]]]:
+    """``data`` and ``states`` (state columns, see :func:`apply_transforms`; donated by a step)
+    with a copy of each array also passed elsewhere.
 
     A buffer can be donated once, and not also passed undonated: ``p.grad = p.data``, or two
     Parameters made from one array (JAX arrays are values, so the two step independently).
-    Without such an alias (the usual case) both come back as they are, dicts in their order.
+    Without such an alias (the usual case) both come back as they are.
     """
     used = {id(g) for group in grads for g in group}
     donated = [id(x) for group in data for x in group]
-    donated += [id(x) for group in states for fields in group for x in fields.values()]
+    donated += [id(x) for group in states for columns in group for column in columns.values() for x in column]
     if used.isdisjoint(donated) and len(set(donated)) == len(donated):
         return data, states
 
@@ -164,5 +172,5 @@ def unaliased(
 
     return (
         [[distinct(x) for x in group] for group in data],
-        [[{k: distinct(v) for k, v in fields.items()} for fields in group] for group in states],
+        [[{k: list(map(distinct, column)) for k, column in columns.items()} for columns in group] for group in states],
     )

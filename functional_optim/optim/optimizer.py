@@ -70,7 +70,7 @@ from functional_optim.optim.device_values import (
 from functional_optim.optim.group_checks import GroupChecks
 from functional_optim.optim.hooks import OptimizerHooks, replaced_by_hooks, with_step_hooks
 from functional_optim.optim.params_argument import new_param_group, param_groups_argument
-from functional_optim.optim.step_batches import StepBatches, joined, per_tree_fields, split_per_tree
+from functional_optim.optim.step_batches import StepBatches, batch_arguments, joined, per_tree_fields, singletons
 from functional_optim.optim.torch_state import (
     StateDict,
     loaded_group,
@@ -198,30 +198,30 @@ class Optimizer(OptimizerHooks):
         ]
         layouts = self._layouts(plan)
         batches = self._batches(plan, states) if layouts is None else None
-        per_leaf, shared = zip(
+        group_batches = [singletons(len(step.params)) if batches is None else batches[g] for g, step in enumerate(plan)]
+        columns, shared = zip(
             *(
-                split_per_tree(
+                batch_arguments(
                     group_states,
                     [one if self.state.get(p) else zero for p in step.params],
                     self._per_tree(step),
-                    None if batches is None else batches[g],
+                    group_batches[g],
                 )
                 for g, (step, group_states) in enumerate(zip(plan, states))
             )
         )
-        data, per_leaf = unaliased([[p.data for p in step.params] for step in plan], list(per_leaf), grads)
+        data, columns = unaliased([[p.data for p in step.params] for step in plan], list(columns), grads)
         try:
-            new_data, updated, new_shared = self._compiled_step(plan, layouts, batches)(
-                data, grads, per_leaf, hyperparams, list(shared)
+            new_data, new_columns, new_shared = self._compiled_step(plan, layouts, batches)(
+                data, grads, columns, hyperparams, list(shared)
             )
         except (TypeError, ValueError):
             _check_grads(self.param_groups)  # a clearer message when a grad is the cause
             raise
-        for g, step in enumerate(plan):
-            group_batches = None if batches is None else batches[g]
-            updated[g] = joined(updated[g], new_shared[g], group_batches)
-            if group_batches is not None:
-                self._step_batches.record(step.params, group_batches, updated[g], self._per_tree(step))
+        updated = [joined(*results) for results in zip(new_columns, new_shared, group_batches)]
+        if batches is not None:
+            for step, step_batches, group_updated in zip(plan, batches, updated):
+                self._step_batches.record(step.params, step_batches, group_updated, self._per_tree(step))
         for step, group_states, group_data, group_updated in zip(plan, states, new_data, updated):
             for p, old, data, new in zip(step.params, group_states, group_data, group_updated):
                 p.data = data

@@ -17,7 +17,7 @@ numbers read once, and joins Parameters whose numbers are the same.
 
 A batch's per-tree numbers go into the compiled step once, not once per Parameter, and come out
 once: its Parameters then share those (scalar) arrays, which the step therefore never donates
-(:func:`split_per_tree`, :func:`joined`). A step's cost is mostly its arrays' dispatch, so this
+(:func:`batch_arguments`, :func:`joined`). A step's cost is mostly its arrays' dispatch, so this
 saves two arrays per Parameter.
 """
 
@@ -41,35 +41,42 @@ def per_tree_fields(tx: GradientTransformation) -> tuple[str, ...]:
     return tuple(name for name, value in state._asdict().items() if value is not None and not isinstance(value, list))
 
 
-def split_per_tree(
+def singletons(size: int) -> tuple[tuple[int, ...], ...]:
+    """Batches of one Parameter each: the step when no batching applies."""
+    return tuple((i,) for i in range(size))
+
+
+def batch_arguments(
     states: list[dict[str, Any]],
     counts: list[Any],
     fields: tuple[str, ...],
-    batches: tuple[tuple[int, ...], ...] | None,
-) -> tuple[list[dict[str, Any]], list[tuple[Any, dict[str, Any]] | None]]:
-    """A group's torch-style ``states`` as the compiled step takes them: per Parameter its per-leaf
-    arrays, and ``(count, its per-tree fields)`` -- None for a batch's Parameters after the first
-    (``batches`` None: each Parameter alone)."""
-    firsts = {batch[0] for batch in batches} if batches is not None else range(len(states))
-    per_leaf = [{k: v for k, v in state.items() if k not in fields} for state in states]
-    shared = [
-        (count, {k: state[k] for k in fields if k in state}) if i in firsts else None
-        for i, (state, count) in enumerate(zip(states, counts))
-    ]
-    return per_leaf, shared
+    batches: tuple[tuple[int, ...], ...],
+) -> tuple[list[dict[str, list[Any]]], list[tuple[Any, dict[str, Any]]]]:
+    """A group's torch-style ``states`` as the compiled step takes them, batch by batch: the
+    per-leaf arrays as columns, ``{key: [array of each of the batch's Parameters]}`` (the
+    Parameters of a batch have the same keys), and ``(count, its per-tree fields)`` of the
+    batch's first Parameter. Columns of arrays, not a dict per Parameter, because a dict costs
+    JAX's dispatch more to flatten and unflatten than the arrays in it (500 Parameters of
+    Adam: ~1.3 ms a step)."""
+    columns, shared = [], []
+    for batch in batches:
+        first = states[batch[0]]
+        columns.append({k: [states[i][k] for i in batch] for k in first if k not in fields})
+        shared.append((counts[batch[0]], {k: first[k] for k in fields if k in first}))
+    return columns, shared
 
 
 def joined(
-    new_states: list[dict[str, Any]],
-    new_shared: list[tuple[Any, dict[str, Any]] | None],
-    batches: tuple[tuple[int, ...], ...] | None,
+    new_columns: list[dict[str, list[Any]]],
+    new_shared: list[tuple[Any, dict[str, Any]]],
+    batches: tuple[tuple[int, ...], ...],
 ) -> list[dict[str, Any]]:
-    """A group's new states, each Parameter's per-leaf arrays with its batch's per-tree numbers."""
-    for batch in batches if batches is not None else [(i,) for i in range(len(new_states))]:
-        _, numbers = new_shared[batch[0]]
-        for i in batch:
-            new_states[i] = {**new_states[i], **numbers}
-    return new_states
+    """A group's new states, per Parameter: its per-leaf arrays with its batch's per-tree numbers."""
+    states: list[dict[str, Any]] = [{} for batch in batches for _ in batch]
+    for batch, columns, (_, numbers) in zip(batches, new_columns, new_shared):
+        for position, i in enumerate(batch):
+            states[i] = {**{k: column[position] for k, column in columns.items()}, **numbers}
+    return states
 
 
 class StepBatches:
@@ -97,11 +104,13 @@ class StepBatches:
         new_states: list[dict[str, Any]],
         fields: tuple[str, ...],
     ) -> None:
-        """After a successful step: each batch's Parameters share a new token."""
+        """After a successful step: each batch's Parameters share a new token (and the per-tree
+        arrays it vouches for, the same for the whole batch: one record, not one per Parameter)."""
         for batch in batches:
-            token = object()
+            first = new_states[batch[0]]
+            record = (object(), {k: first[k] for k in fields if k in first})
             for i in batch:
-                self._tokens[params[i]] = (token, {k: new_states[i][k] for k in fields if k in new_states[i]})
+                self._tokens[params[i]] = record
 
     def _token(self, param: Parameter, state: dict[str, Any], fields: tuple[str, ...]) -> Any:
         known = self._tokens.get(param)

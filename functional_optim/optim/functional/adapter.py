@@ -34,7 +34,7 @@ from functional_optim.optim.device_values import (
     static_key,
 )
 from functional_optim.optim.group_checks import TORCH_ONLY_FLAGS, check_torch_only_flags
-from functional_optim.optim.step_batches import joined, per_tree_fields, split_per_tree
+from functional_optim.optim.step_batches import batch_arguments, joined, per_tree_fields, singletons
 from functional_optim.optim.torch_state import torch_fields
 from functional_optim.parameter import Parameter
 from functional_optim.transform import GradientTransformation
@@ -149,10 +149,11 @@ def step_in_place(signature: Signature, arguments: dict[str, Any]) -> None:
     if key not in _COMPILED:
         _COMPILED[key] = _CompiledStep(jitted_step([tx], None), per_tree_fields(tx))
     compiled = _COMPILED[key]
-    per_leaf, shared = split_per_tree(fields, counts, compiled.per_tree_fields, None)
-    data, (per_leaf,) = unaliased([arrays], [per_leaf], [grads])
-    (new_data,), (new_per_leaf,), (new_shared,) = compiled.step(data, [grads], [per_leaf], [hyperparams], [shared])
-    new_states = joined(new_per_leaf, new_shared, None)
+    batches = singletons(len(arrays))
+    columns, shared = batch_arguments(fields, counts, compiled.per_tree_fields, batches)
+    data, (columns,) = unaliased([arrays], [columns], [grads])
+    (new_data,), (new_columns,), (new_shared,) = compiled.step(data, [grads], [columns], [hyperparams], [shared])
+    new_states = joined(new_columns, new_shared, batches)
 
     written = [(arg, k) for arg, k in signature.state if not (signature.int_steps and k == "step")]
     for i, (param, new_array, new_fields) in enumerate(zip(params, new_data, new_states)):
