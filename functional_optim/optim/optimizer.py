@@ -70,7 +70,7 @@ from functional_optim.optim.device_values import (
 from functional_optim.optim.group_checks import GroupChecks
 from functional_optim.optim.hooks import OptimizerHooks, replaced_by_hooks, with_step_hooks
 from functional_optim.optim.params_argument import new_param_group, param_groups_argument
-from functional_optim.optim.step_batches import StepBatches, batch_arguments, joined, per_tree_fields, singletons
+from functional_optim.optim.step_batches import StepBatches, batch_arguments, per_tree_fields, singletons
 from functional_optim.optim.torch_state import (
     StateDict,
     loaded_group,
@@ -218,18 +218,27 @@ class Optimizer(OptimizerHooks):
         except (TypeError, ValueError):
             _check_grads(self.param_groups)  # a clearer message when a grad is the cause
             raise
-        updated = [joined(*results) for results in zip(new_columns, new_shared, group_batches)]
-        if batches is not None:
-            for step, step_batches, group_updated in zip(plan, batches, updated):
-                self._step_batches.record(step.params, step_batches, group_updated, self._per_tree(step))
-        for step, group_states, group_data, group_updated in zip(plan, states, new_data, updated):
-            for p, old, data, new in zip(step.params, group_states, group_data, group_updated):
+        outcome = zip(plan, states, new_data, group_batches, new_columns, new_shared)
+        for step, group_states, group_data, *new_group_state in outcome:
+            for p, data in zip(step.params, group_data):
                 p.data = data
-                if new:
-                    state = self.state[p]
-                    if not state:
-                        state.update(dict.fromkeys(old))  # torch's key order (jax returns dicts sorted)
-                    state.update(new)
+            self._store(step.params, group_states, *new_group_state)
+        if batches is not None:
+            for step, step_batches, step_shared in zip(plan, batches, new_shared):
+                self._step_batches.record(step.params, step_batches, step_shared)
+
+    def _store(self, params: list[Parameter], old_states: list[dict], batches: tuple, columns: list, shared: list):
+        """Writes a group's new state arrays, batch by batch as the compiled step returns them, into ``self.state``."""
+        for batch, batch_columns, (_, numbers) in zip(batches, columns, shared):
+            if not batch_columns and not numbers:  # a stateless step (SGD without momentum) keeps no state
+                continue
+            for position, i in enumerate(batch):
+                state = self.state[params[i]]
+                if not state:
+                    state.update(dict.fromkeys(old_states[i]))  # torch's key order (jax returns dicts sorted)
+                for key, column in batch_columns.items():
+                    state[key] = column[position]
+                state.update(numbers)
 
     def set_group_value(self, group: dict[str, Any], key: str, value: Any) -> None:
         """Sets ``group[key] = value`` as a learning-rate scheduler does: :meth:`step` takes it as it is.

@@ -101,14 +101,12 @@ class StepBatches:
         self,
         params: list[Parameter],
         batches: tuple[tuple[int, ...], ...],
-        new_states: list[dict[str, Any]],
-        fields: tuple[str, ...],
+        new_shared: list[tuple[Any, dict[str, Any]]],
     ) -> None:
-        """After a successful step: each batch's Parameters share a new token (and the per-tree
-        arrays it vouches for, the same for the whole batch: one record, not one per Parameter)."""
-        for batch in batches:
-            first = new_states[batch[0]]
-            record = (object(), {k: first[k] for k in fields if k in first})
+        """After a successful step: each batch's Parameters share a new token, and the per-tree
+        arrays it vouches for (the batch's new ``(count, numbers)``): one record per batch."""
+        for batch, (_, numbers) in zip(batches, new_shared):
+            record = (object(), numbers)
             for i in batch:
                 self._tokens[params[i]] = record
 

@@ -162,5 +162,8 @@ def moved(value: jax.Array, sharding: jax.sharding.Sharding) -> jax.Array:
 
 
 def state_arrays(fields: dict[str, Any]) -> dict[str, jax.Array]:
-    """The array entries of a per-parameter state dict (torch keeps Python numbers there too)."""
+    """The array entries of a per-parameter state dict (torch keeps Python numbers there too):
+    ``fields`` itself when they are all arrays, as usual (a step makes no dict per Parameter)."""
+    if all(isinstance(v, jax.Array) for v in fields.values()):
+        return fields
     return {k: v for k, v in fields.items() if isinstance(v, jax.Array)}
