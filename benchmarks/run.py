@@ -17,7 +17,10 @@ For each algorithm and case it times, in the same process:
 * optax's equivalent (jit + donation) and torch.optim's for-loop, foreach and fused
   implementations (where torch has them).
 
-It prints medians, the native path's effective bandwidth (the algorithm's minimum bytes per
+The JAX steps of a row take turns (one of each per round, then torch's the same way), so that
+the machine's load, which on a shared machine moves a step's time by 2x within minutes, does
+not pass for a difference between them (see :func:`interleaved_medians`). It prints medians,
+the native path's effective bandwidth (the algorithm's minimum bytes per
 parameter x params / time) and that bandwidth as a fraction of a streaming probe
 (``a += s * b``) measured in the same run, ratios (native vs xla, optax and torch fused; the
 wrapper on the native path vs torch fused and vs the functional native step), and each donated
@@ -152,22 +155,39 @@ def cases(quick: bool) -> dict[str, Case]:
 
 
 @dataclasses.dataclass(frozen=True)
-class StepMeasurement:
-    """A compiled, donated step: its median time and XLA's peak memory for it."""
+class Step:
+    """One step ready to be timed: ``run()`` takes a step and waits for it; XLA's peak memory of
+    a compiled step per parameter (None where not analysed)."""
 
-    seconds: float
-    peak_bytes_per_param: float | None
+    run: Callable[[], object]
+    peak_bytes_per_param: float | None = None
 
 
 def median_seconds(fn: Callable[[], object], repeats: int, warmup: int = 3) -> float:
-    for _ in range(warmup):
-        fn()
-    times = []
+    return interleaved_medians({"step": Step(fn)}, repeats, warmup)["step"]
+
+
+def interleaved_medians(steps: dict[str, Step | None], repeats: int, warmup: int = 3) -> dict[str, float | None]:
+    """Each step's median seconds (None for a step that is None), the steps taking turns.
+
+    On a shared machine a step's time moves by 2x within minutes, which a ratio of two steps
+    timed one after the other takes for a difference between them; taking turns, each round
+    runs every step, so the load weighs on all alike. A turn is two steps of one kind, the
+    second timed: a step right after another kind of step runs slower (caches, XLA's worker
+    threads; tiny Adam here 62 -> 83 us), which no training loop repeating one step sees.
+    """
+    ready = {name: step for name, step in steps.items() if step is not None}
+    for step in ready.values():
+        for _ in range(warmup):
+            step.run()
+    times: dict[str, list[float]] = {name: [] for name in ready}
     for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        for name, step in ready.items():
+            step.run()
+            start = time.perf_counter()
+            step.run()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(times[name]) if name in times else None for name in steps}
 
 
 def make_tree(case: Case, seed: int) -> list[jax.Array]:
@@ -225,10 +245,10 @@ def peak_bytes_per_param(compiled: jax.stages.Compiled, case: Case) -> float | N
     return total / case.num_params
 
 
-def measure_step(
-    tx: Any, case: Case, repeats: int, kernels: str | None, use_apply_gradients: bool = True
-) -> StepMeasurement | None:
-    """Times the jitted step with params and state donated, as a training loop runs it, traced on ``kernels``.
+def prepared_step(
+    tx: Any, case: Case, kernels: str | None, grads: list[jax.Array], use_apply_gradients: bool = True
+) -> Step | None:
+    """The jitted step with params and state donated, as a training loop runs it, traced on ``kernels``.
 
     The step is compiled once (``lower(...).compile()``, inside ``fo.native.use(kernels)``): that
     executable is both timed and memory-analysed. None for the native path where ``tx`` cannot
@@ -236,7 +256,7 @@ def measure_step(
     """
     if kernels == "native" and not native_supported(tx):
         return None
-    params, grads = make_tree(case, 0), make_tree(case, 1)
+    params = make_tree(case, 0)
     state = tx.init(params)
     with kernel_path(kernels):
         step = jax.jit(training_step(tx, use_apply_gradients), donate_argnums=(0, 1))
@@ -247,31 +267,33 @@ def measure_step(
         box[0], box[1] = compiled(box[0], box[1], grads)
         jax.block_until_ready(box[0])
 
-    return StepMeasurement(median_seconds(run, repeats), peak_bytes_per_param(compiled, case))
+    return Step(run, peak_bytes_per_param(compiled, case))
 
 
-def time_wrapper(algorithm: Algorithm, case: Case, repeats: int, kernels: str) -> float | None:
+def prepared_wrapper(algorithm: Algorithm, case: Case, kernels: str, grads: list[jax.Array]) -> Step | None:
     """``optimizer.step()`` of functional_optim.optim's class over Parameters with grads set, on ``kernels``.
 
-    The optimizer is built and stepped (its first step traces the compiled step) inside
+    The optimizer is built and first stepped (which traces its compiled step) inside
     ``fo.native.use(kernels)``. None for the native path where the algorithm cannot take it.
     """
     if kernels == "native" and not native_supported(algorithm.functional()):
         return None
+    params = fo.parameters(make_tree(case, 0))
+    for p, g in zip(params, grads):
+        p.grad = g
+
+    def run() -> None:
+        optimizer.step()
+        jax.block_until_ready(params[0].data)
+
     with fo.native.use(kernels):
-        params = fo.parameters(make_tree(case, 0))
-        for p, g in zip(params, make_tree(case, 1)):
-            p.grad = g
         optimizer = getattr(fo.optim, algorithm.torch_name)(params, **algorithm.torch_kwargs)
-
-        def run() -> None:
-            optimizer.step()
-            jax.block_until_ready(params[0].data)
-
-        return median_seconds(run, repeats)
+        run()
+    return Step(run)
 
 
-def time_torch(algorithm: Algorithm, case: Case, impl: str, repeats: int) -> float | None:
+def prepared_torch(algorithm: Algorithm, case: Case, impl: str) -> Step | None:
+    """torch.optim's step of ``impl`` (``forloop``, ``foreach``, ``fused``); None without torch or such a kernel."""
     try:
         import torch
     except ImportError:
@@ -284,7 +306,7 @@ def time_torch(algorithm: Algorithm, case: Case, impl: str, repeats: int) -> flo
         p.grad = torch.randn(p.shape, dtype=dtype)
     flags = {"forloop": {"foreach": False}, "foreach": {"foreach": True}, "fused": {"fused": True}}[impl]
     optimizer = getattr(torch.optim, algorithm.torch_name)(params, **algorithm.torch_kwargs, **flags)
-    return median_seconds(optimizer.step, repeats)
+    return Step(optimizer.step)
 
 
 def streaming_probe(num_floats: int, repeats: int) -> float:
@@ -374,20 +396,23 @@ def _divide(numerator: float | None, denominator: float | None) -> float | None:
 def measure_row(algorithm: Algorithm, case: Case, repeats: int, probe: float) -> dict:
     """Every timing of one algorithm on one case, and the bandwidth, ratios and peak memory derived from them."""
     row = {"algorithm": algorithm.name, "case": case.name, "params": case.num_params, "dtype": case.dtype}
+    # The JAX steps take turns, then torch's (whose OpenMP threads keep spinning after a step,
+    # which would slow the JAX step timed next). They share one grads tree, which none donates.
+    grads = make_tree(case, 1)
+    steps = {"update_apply_auto": prepared_step(algorithm.functional(), case, "auto", grads, False)}
     for kernels in KERNEL_PATHS:
-        measured = measure_step(algorithm.functional(), case, repeats, kernels)
-        row[f"functional_{kernels}"] = None if measured is None else measured.seconds
-        row[f"functional_{kernels}_peak_bytes_per_param"] = None if measured is None else measured.peak_bytes_per_param
-    row["update_apply_auto"] = measure_step(algorithm.functional(), case, repeats, "auto", False).seconds
-    for kernels in KERNEL_PATHS:
-        row[f"wrapper_{kernels}"] = time_wrapper(algorithm, case, repeats, kernels)
-    row["optax"] = row["optax_peak_bytes_per_param"] = None  # optax not installed, or no counterpart
+        steps[f"functional_{kernels}"] = prepared_step(algorithm.functional(), case, kernels, grads)
+        steps[f"wrapper_{kernels}"] = prepared_wrapper(algorithm, case, kernels, grads)
+    steps["optax"] = None  # optax not installed, or no counterpart
     if algorithm.optax_factory is not None:
         with contextlib.suppress(ImportError):
-            measured = measure_step(algorithm.optax_factory(), case, repeats, None, False)
-            row["optax"], row["optax_peak_bytes_per_param"] = measured.seconds, measured.peak_bytes_per_param
-    for impl in ("forloop", "foreach", "fused"):
-        row[f"torch_{impl}"] = time_torch(algorithm, case, impl, repeats)
+            steps["optax"] = prepared_step(algorithm.optax_factory(), case, None, grads, False)
+    row.update(interleaved_medians(steps, repeats))
+    for name in ("functional_native", "functional_xla", "optax"):
+        row[f"{name}_peak_bytes_per_param"] = None if steps[name] is None else steps[name].peak_bytes_per_param
+    del steps, grads  # the JAX steps' arrays, before torch's are made
+    torch_steps = {f"torch_{impl}": prepared_torch(algorithm, case, impl) for impl in ("forloop", "foreach", "fused")}
+    row.update(interleaved_medians(torch_steps, repeats))
 
     native = row["functional_native"]
     bytes_per_param = algorithm.bytes_per_param * np.dtype(jnp.dtype(case.dtype)).itemsize // 4
