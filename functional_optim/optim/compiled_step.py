@@ -80,8 +80,8 @@ def apply_transforms(transforms, layouts, batches, data, grads, states, hyperpar
                 )
             for i, result in zip(batch, batch_results):
                 results[i] = result
-            new_fields = [fields for _, fields, _ in batch_results]
-            group_new_states.append({k: [fields[k] for fields in new_fields] for k in new_fields[0]})
+            new_fields = [own_fields for _, own_fields, _ in batch_results]
+            group_new_states.append({k: [own_fields[k] for own_fields in new_fields] for k in new_fields[0]})
             group_new_shared.append(batch_results[0][2])
         new_data.append([new_param for new_param, _, _ in results])
         new_states.append(group_new_states)
